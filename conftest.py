@@ -1,0 +1,74 @@
+"""Fixtures shared by the Python, daemon and editor test suites."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+SCRIPTED_PLUGIN = ROOT / "tests" / "plugins" / "scripted.py"
+
+
+def need_executable(name: str) -> str:
+    """The path of ``name``; missing fails the test in CI (CI=true) and skips it elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (CI installs it; run `make test`)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def toml_value(value: Any) -> str:
+    """Just enough TOML for test configs: strings, numbers, bools, lists, inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Write a config file that loads the scripted test model, and point LLM_FLOWS_CONFIG at it.
+
+    ``write_config(scripted={"delay": 0.5, "replace": {"teh": "the"}}, default_model="scripted")``
+    declares ``[models.scripted]`` with those settings; other keyword arguments become
+    top-level keys. Also isolates XDG folders in the test's temporary directory.
+    """
+
+    def write(models: dict[str, dict[str, Any]] | None = None, **top: Any) -> Path:
+        models = dict(models or {})
+        if "scripted" in top:
+            models["scripted"] = {"backend": "scripted", **top.pop("scripted")}
+        lines = [f"plugins = {toml_value([str(SCRIPTED_PLUGIN)])}"]
+        lines += [f"{key} = {toml_value(value)}" for key, value in top.items()]
+        for name, settings in models.items():
+            lines.append(f"\n[models.{name}]")
+            lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
+        path = tmp_path / "config" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        monkeypatch.setenv("LLM_FLOWS_CONFIG", str(path))
+        return path
+
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_DATA_HOME", "xdg-data"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+    ):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    return write

@@ -1,0 +1,5 @@
+"""Allow ``python -m llm_flows``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""A scripted test model, registered through the same hook a user's plugin uses.
+
+Name this file under ``plugins`` in a config file and declare models with
+``backend = "scripted"``::
+
+    plugins = ["/path/to/tests/plugins/scripted.py"]
+    default_model = "scripted"
+
+    [models.scripted]
+    backend = "scripted"
+    delay = 1.0                                  # seconds before the answer
+    replace = { teh = "the", buyed = "bought" }  # whole-word replacements of the input
+    max_concurrency = 4
+    rules = [                                    # first rule whose `when` occurs in the input wins
+      { when = "HANG", hang = true },            # never answers (until cancelled)
+      { when = "FAIL", fail = "scripted failure" },
+      { when = "FLAKY", transient_failures = 2 },  # fails transiently twice, then answers
+      { when = "REWRITE", reply = "Something else entirely." },
+      { when = "SLOW", delay = 5 },
+    ]
+
+The answer is the prompt's input (the user's text, not the template) with the
+replacements applied, streamed in a few chunks. Deterministic: tests of the
+daemon and the editors rely on exactly this behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from llm_flows.config import ModelConfig
+from llm_flows.models import Model, ModelError, Prompt, Response, hookimpl
+
+
+class ScriptedModel(Model):
+    """Answers from a script: replacements, delays, failures, hangs."""
+
+    def __init__(self, declared: ModelConfig) -> None:
+        super().__init__(declared.name, default_options=declared.options)
+        settings = dict(declared.settings)
+        self.delay = float(settings.get("delay", 0.0))
+        self.replace: dict[str, str] = dict(settings.get("replace", {}))
+        self.rules: list[dict[str, Any]] = list(settings.get("rules", []))
+        self.max_concurrency = int(settings.get("max_concurrency", 8))  # type: ignore[misc]
+        self.calls = 0
+        self._failures: dict[str, int] = {}
+
+    def _rule(self, text: str) -> dict[str, Any]:
+        return next((rule for rule in self.rules if rule.get("when", "") in text), {})
+
+    def answer(self, text: str) -> str:
+        for wrong, right in self.replace.items():
+            text = re.sub(rf"\b{re.escape(wrong)}\b", right, text)
+        return text
+
+    async def execute(self, prompt: Prompt, response: Response) -> AsyncGenerator[str, None]:
+        self.calls += 1
+        text = prompt.subject
+        rule = self._rule(text)
+        if rule.get("hang"):
+            await asyncio.Event().wait()
+        await asyncio.sleep(float(rule.get("delay", self.delay)))
+        if "fail" in rule:
+            raise ModelError(str(rule["fail"]))
+        if "transient_failures" in rule:
+            key = rule["when"]
+            seen = self._failures.get(key, 0)
+            if seen < int(rule["transient_failures"]):
+                self._failures[key] = seen + 1
+                raise ModelError("scripted transient failure", transient=True)
+        answer = str(rule["reply"]) if "reply" in rule else self.answer(text)
+        step = max(1, len(answer) // 3)
+        for start in range(0, len(answer), step):
+            yield answer[start : start + step]
+            await asyncio.sleep(0)
+
+    def describe(self) -> str:
+        return f"scripted test model (delay {self.delay}s)"
+
+
+@hookimpl
+def register_backends(register: Callable[[str, Callable[[ModelConfig], Model]], None]) -> None:
+    register("scripted", ScriptedModel)
