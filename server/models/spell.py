@@ -1,22 +1,260 @@
-"""PLACEHOLDER: the offline spelling model (issue 3 replaces this with the real one)."""
+"""``spell``: the offline English spelling corrector, the default model.
+
+Precision first: a wrong "correction" of a name or an identifier costs the user
+more than a missed typo, so a word is only changed when it is plain lowercase
+prose (or capitalized at the start of a sentence), unknown to the dictionary,
+not in the user's word list, and one candidate is clearly the most likely
+(edit type weighted by word frequency). Everything else comes back byte for
+byte. The dictionary (pyspellchecker's English word counts, ~0.15 s to load)
+is loaded once per model instance, on first use, in a worker thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+import asyncio
+import re
+import threading
+from collections.abc import AsyncGenerator, Iterable, Iterator
+from importlib import resources
 from typing import Any
 
-from .base import Model, Prompt, Response
+from .base import Model, ModelError, Prompt, Response
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+#: how likely each kind of typo is, relative to a missing letter
+_PRIOR = {"ins": 1.0, "tr": 1.0, "del": 0.5, "sub": 0.1}
+#: the best candidate must beat the runner-up by this factor, or nothing changes
+_CLEAR_MARGIN = 3.0
+#: candidates rarer than this share of all counted words are ignored (junk entries)
+_MIN_SHARE = 2e-7
+#: a whitespace-separated chunk: leading punctuation, a core, trailing punctuation
+_CHUNK = re.compile(
+    r"""(?P<lead>[("'\[{*_]*)(?P<core>[^\s]*?)(?P<trail>[)"'\]},.;:!?*_]*)(?=\s|$)"""
+)
+_PROSE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*(?:-[A-Za-z]+(?:['’][A-Za-z]+)*)*")
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_VOWELS = frozenset("aeiouy")
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOURS = {
+    c: "".join(
+        other[j]
+        for other_row in range(max(0, r - 1), min(3, r + 2))
+        for other in [_ROWS[other_row]]
+        for j in range(max(0, i - 1), min(len(other), i + 2))
+        if other[j] != c
+    )
+    for r, row in enumerate(_ROWS)
+    for i, c in enumerate(row)
+}
+_BRITISH = tuple(
+    (re.compile(a), b)
+    for a, b in (
+        (r"our", "or"),
+        (r"is(e|ed|es|ing|ation|ations)$", r"iz\1"),
+        (r"ys(e|ed|es|ing)$", r"yz\1"),
+        (r"tre(s?)$", r"ter\1"),
+        (r"ogue(s?)$", r"og\1"),
+        (r"ence(s?)$", r"ense\1"),
+        (r"ll(ed|ing|er|ers)$", r"l\1"),
+    )
+)
+_PREFIXES = ("un", "re", "pre", "non", "sub", "de", "dis", "mis", "multi", "over", "under", "co")
+_SUFFIXES = ("s", "es", "ed", "d", "er", "ers", "ing", "y")
 
 
 class SpellModel(Model):
+    """Fixes typos in ``prompt.subject``; returns it unchanged when nothing is wrong."""
+
     max_concurrency = 64
+    context_tokens = 1_000_000
 
     def __init__(self, model_id: str, *, words: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(model_id, **kwargs)
-        self.words = frozenset(words)
+        self.words = frozenset(w.lower() for w in words)
+        self._counts: dict[str, int] = {}
+        self._allowed: frozenset[str] = frozenset()
+        self._min_count = 0
+        self._loaded = False
+        self._lock = threading.Lock()
+        self._memo: dict[str, str | None] = {}
 
     async def execute(self, prompt: Prompt, response: Response) -> AsyncGenerator[str, None]:
-        yield prompt.subject
+        yield await asyncio.to_thread(self.correct, prompt.subject)
 
     def describe(self) -> str:
-        return "offline English spelling corrector"
+        return "offline English spelling corrector (pyspellchecker word counts)"
+
+    def correct(self, text: str) -> str:
+        """``text`` with clear typos fixed; everything else byte for byte."""
+        self._load()
+        out: list[str] = []
+        last = 0
+        for start, word in _candidate_words(text):
+            fixed = self._fix(word)
+            if fixed is not None:
+                out += [text[last:start], fixed]
+                last = start + len(word)
+        out.append(text[last:])
+        return "".join(out)
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            try:
+                from spellchecker import SpellChecker
+
+                frequency = SpellChecker(language="en").word_frequency
+                allowed = resources.files(__package__).joinpath("spell_words.txt").read_text()
+            except (ImportError, OSError, ValueError) as exc:
+                raise ModelError(f"spell: cannot load the English dictionary: {exc}") from exc
+            self._counts = dict(frequency.dictionary)
+            self._min_count = int(frequency.total_words * _MIN_SHARE)
+            self._allowed = frozenset(allowed.split())
+            self._loaded = True
+
+    def _fix(self, word: str) -> str | None:
+        """The correction of ``word`` keeping its case, or None to leave it."""
+        lower = word.lower()
+        if lower not in self._memo:
+            self._memo[lower] = self._suggest(lower)
+        fixed = self._memo[lower]
+        if fixed is None:
+            return None
+        return fixed.capitalize() if word[0].isupper() else fixed
+
+    def _known(self, word: str) -> bool:
+        return word in self._counts or word in self.words or word in self._allowed
+
+    def _suggest(self, word: str) -> str | None:
+        if (
+            len(word) < 3
+            or self._known(word)
+            or not _VOWELS & set(word)  # an abbreviation: cfg, src, npm
+            or "'" in word
+            or "’" in word
+        ):
+            return None
+        if self._derived(word):
+            return None
+        short = len(word) <= 4
+        allowed = {"tr"} if len(word) <= 3 else {"tr", "ins"} if short else set(_PRIOR)
+        edits = _edits(word, allowed)
+        scores = self._score(word, ((c, k) for c, k in edits if not (short and c[:-1] == word)))
+        if not scores and len(word) >= 6:
+            scores = self._score(word, _edits2(word))
+        ranked = sorted(scores.values(), reverse=True)
+        if not ranked or (len(ranked) > 1 and ranked[0] < _CLEAR_MARGIN * ranked[1]):
+            return None
+        return max(scores, key=scores.__getitem__)
+
+    def _derived(self, word: str) -> bool:
+        """A British spelling, or a known word with a prefix or an inflection
+        (behaviour, templated, chunker, unmerged), unless the dictionary spells
+        that form with a doubled consonant (occured: occurred)."""
+        if any(self._known(p.sub(r, word)) for p, r in _BRITISH if p.search(word)):
+            return True
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and self._known(
+                word[: -len(suffix)] + word[-len(suffix) - 1] + suffix
+            ):
+                return False
+        for prefix in _PREFIXES:
+            rest = word[len(prefix) :]
+            if (
+                word.startswith(prefix)
+                and len(rest) >= 5
+                and (self._known(rest) or self._derived(rest))
+            ):
+                return True
+        for suffix in _SUFFIXES:
+            stem = word[: -len(suffix)]
+            if not word.endswith(suffix) or len(stem) < 3:
+                continue
+            forms = {stem, stem + "e"}
+            if stem[-1] == stem[-2]:
+                forms.add(stem[:-1])
+            if any(self._known(form) for form in forms):
+                return True
+        return False
+
+    def _score(self, word: str, edits: Iterable[tuple[str, str]]) -> dict[str, float]:
+        """Known candidates with their best prior-weighted count."""
+        scores: dict[str, float] = {}
+        for candidate, kind in edits:
+            count = self._counts.get(candidate, 0)
+            if count < self._min_count:
+                continue
+            if candidate[0] != word[0] and not (kind == "tr" and candidate[:2] == word[1::-1]):
+                continue  # typos rarely change the first letter (but: hte)
+            prior = 1.0
+            for part in kind.split("+"):
+                prior *= _PRIOR[part]
+            scores[candidate] = max(scores.get(candidate, 0.0), count * prior)
+        return scores
+
+
+def _edits(word: str, kinds: Iterable[str] = _PRIOR) -> Iterator[tuple[str, str]]:
+    """Every plausible string one edit of ``kinds`` away, with the kind (from the
+    typist's view: ``ins`` = left a letter out, ``del`` = typed one too many).
+
+    Only slips a typist makes: an extra letter doubles a neighbour or sits next
+    to one on the keyboard, a wrong letter is a vowel for a vowel or a
+    neighbouring key. That keeps ``const``, ``slurm`` and ``qmail`` unknown
+    rather than turning them into ``cost``, ``slum`` and ``quail``."""
+    for i in range(len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail and "del" in kinds and _slip(tail[0], head[-1:] + tail[1:2]):
+            yield head + tail[1:], "del"
+        if tail and "sub" in kinds:
+            for c in _LETTERS:
+                if c != tail[0] and _slip(tail[0], c, vowels=True):
+                    yield head + c + tail[1:], "sub"
+        if len(tail) > 1 and tail[0] != tail[1] and "tr" in kinds:
+            yield head + tail[1] + tail[0] + tail[2:], "tr"
+        if "ins" in kinds:
+            for c in _LETTERS:
+                yield head + c + tail, "ins"
+
+
+def _slip(typed: str, near: str, *, vowels: bool = False) -> bool:
+    """Whether ``typed`` is an easy slip next to any letter of ``near``."""
+    return any(
+        typed == n or n in _NEIGHBOURS.get(typed, "") or (vowels and {typed, n} <= _VOWELS)
+        for n in near
+    )
+
+
+def _edits2(word: str) -> Iterator[tuple[str, str]]:
+    """Two edits, neither a substitution and not two extra letters (those
+    mostly turn valid rare words into common ones: pluggy, versioned)."""
+    for first, kind in _edits(word, ("ins", "tr", "del")):
+        second_kinds = ("ins", "tr") if kind == "del" else ("ins", "tr", "del")
+        for second, kind2 in _edits(first, second_kinds):
+            yield second, f"{kind}+{kind2}"
+
+
+def _candidate_words(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, word) for each word that is plain prose and may be checked.
+
+    Skipped: chunks with digits, underscores, slashes, dots or @ inside (code,
+    URLs, paths, e-mail), backquoted code, ALL-CAPS, inner capitals, and
+    capitalized words that do not start a sentence (names).
+    """
+    for chunk in _CHUNK.finditer(text):
+        core = chunk.group("core")
+        if not core or not _PROSE.fullmatch(core):
+            continue
+        base = chunk.start("core")
+        for match in _WORD.finditer(core):
+            word = match.group()
+            start = base + match.start()
+            if word.islower() or (word[1:].islower() and _starts_sentence(text, start)):
+                yield start, word
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """True at the start of the text or after a full stop (not after a line
+    break: lists of names start lines too)."""
+    head = text[:start].rstrip(" \t\n\"'([{*#>-")  # opening quotes, list and heading marks
+    return not head or head.endswith((".", "!", "?"))

@@ -1,0 +1,79 @@
+"""The offline `spell` model on real typos and on prose it must leave alone."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from llm_flows.config import load_config
+from llm_flows.models import Prompt, Registry
+from llm_flows.models.spell import SpellModel
+
+TYPOS = (
+    "I recieve teh letter definately. We seperate them, wich occured untill tommorow.\n"
+    "I beleive we can accomodate that. Realy, thier goverment is greatful, basicly.\n"
+    "Teh end came: an arguement about neccessary knowlege in the libary."
+)
+FIXED = (
+    "I receive the letter definitely. We separate them, which occurred until tomorrow.\n"
+    "I believe we can accommodate that. Really, their government is grateful, basically.\n"
+    "The end came: an argument about necessary knowledge in the library."
+)
+TECHNICAL = """\
+Run `pytest -q --recieve` and open https://example.com/recieve?q=teh or mail bob@exmaple.com.
+The config_file and maxTokens settings live in ~/.config/llm-flows/config.toml (see README.md).
+Ask Alice Smith, Guido or Linus about kwargs, regex, stdout, dict, repo, localhost and JSON;
+use llama.cpp v0.3.2 with GGUF weights, call foo() then bar.baz(x), set TEH_FLAG=1 and x2.
+The colour and behaviour of the centre were organised; unmerged, templated, versioned chunks
+travelled through the pluggy hooks. Then Teh-Wei Lin, our Recieve team lead, said const.
+"""
+
+
+@pytest.fixture(scope="module")
+def speller() -> SpellModel:
+    return SpellModel("spell")
+
+
+def test_fixes_common_typos_keeping_case_and_punctuation(speller: SpellModel) -> None:
+    assert speller.correct(TYPOS) == FIXED
+
+
+def test_technical_prose_comes_back_byte_identical(speller: SpellModel) -> None:
+    assert speller.correct(TECHNICAL) == TECHNICAL
+
+
+def test_clean_text_is_unchanged_and_whitespace_is_kept(speller: SpellModel) -> None:
+    text = "  Nothing   is wrong here.\r\n\tReally,\u00a0nothing!  \n\n"
+    assert speller.correct(text) == text
+
+
+def test_personal_word_list_is_never_corrected() -> None:
+    assert SpellModel("spell", words=["Recieve", "teh"]).correct("we recieve teh mail") == (
+        "we recieve teh mail"
+    )
+
+
+def test_config_words_reach_the_default_model(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('words = ["wich"]\n', encoding="utf-8")
+    model = Registry(load_config(path)).get_model(None)
+    text = asyncio.run(model.respond(Prompt("tmpl", input="wich recieve")).text())
+    assert text == "wich receive"
+
+
+def test_works_on_the_input_not_the_template(speller: SpellModel) -> None:
+    async def run() -> tuple[str, str | None]:
+        response = speller.respond(Prompt("Correct this: teh", input="teh cat sat"))
+        return await response.text(), response.finish_reason
+
+    assert asyncio.run(run()) == ("the cat sat", "stop")
+
+
+def test_many_concurrent_calls_share_one_dictionary(speller: SpellModel) -> None:
+    async def run() -> list[str]:
+        prompts = [Prompt(f"teh {i}", input=f"teh number {i}") for i in range(20)]
+        return await asyncio.gather(*(speller.respond(p).text() for p in prompts))
+
+    assert asyncio.run(run()) == [f"the number {i}" for i in range(20)]
