@@ -1,0 +1,16 @@
+"""JSON-RPC error codes: the standard ones and ours (docs/protocol.md, "Errors")."""
+
+from __future__ import annotations
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+REQUEST_CANCELLED = -32800
+UNKNOWN_ID = -32001
+NOT_READY = -32002
+GONE = -32003
+QUEUE_FULL = -32004
+TOO_LARGE = -32005
+SHUTTING_DOWN = -32006

@@ -1,0 +1,208 @@
+"""One client connection: a reader thread, a writer thread, dispatch on the event loop.
+
+Blocking reads and writes live on their own threads so that a client that
+stops reading never stalls the event loop (and with it every other client's
+flows), and so stdio works whether it is a pipe, a file or a terminal. Each
+read's messages go to the loop as one batch and are handled there in order:
+handlers and the command table only ever run on the loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from .codes import INTERNAL_ERROR, REQUEST_CANCELLED
+from .endpoint import (
+    CANCEL_METHOD,
+    Endpoint,
+    Handler,
+    Rejected,
+    RpcError,
+    decode_message,
+    encode_message,
+    error_message,
+)
+from .framing import FrameDecoder, FrameError, encode_frame
+
+log = logging.getLogger("llm_flows.rpc")
+
+READ_SIZE = 65536
+
+
+class Stream(Protocol):
+    """Blocking byte I/O to one client."""
+
+    def read(self) -> bytes: ...  # b"" at end of input
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
+class FdStream:
+    """Two file descriptors (stdio: duplicates taken at start-up)."""
+
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self.in_fd, self.out_fd = in_fd, out_fd
+
+    def read(self) -> bytes:
+        return os.read(self.in_fd, READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.out_fd, view) :]
+
+    def close(self) -> None:
+        """Nothing to do: the process exits right after."""
+
+
+class SocketStream:
+    """A connected Unix or TCP socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def read(self) -> bytes:
+        return self.sock.recv(READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+class Connection:
+    """A client: frames in, messages dispatched on ``loop``, frames out.
+
+    ``on_lost`` runs once, on the loop, when the client goes away (end of
+    input, a broken pipe) or :meth:`close` is called.
+    """
+
+    def __init__(
+        self,
+        owner: str,
+        stream: Stream,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_message_bytes: int,
+        on_lost: Callable[[Connection], None],
+    ) -> None:
+        self.owner = owner
+        self.closed = False
+        self._stream = stream
+        self._loop = loop
+        self._decoder = FrameDecoder(max_message_bytes)
+        self._on_lost = on_lost
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._endpoint: Endpoint | None = None
+        self._reader = threading.Thread(target=self._read_loop, name=f"{owner}-read", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name=f"{owner}-write", daemon=True)
+
+    def start(self, handlers: Mapping[str, Handler]) -> None:
+        self._endpoint = Endpoint(handlers, self.send)
+        self._writer.start()
+        self._reader.start()
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue one message for the client (from the loop's thread)."""
+        if self.closed:
+            return
+        try:
+            body = encode_message(message)
+        except (TypeError, ValueError) as exc:  # a bug: answer rather than go silent
+            log.exception("cannot encode %r", message)
+            error = RpcError(INTERNAL_ERROR, f"internal error: cannot encode the answer: {exc}")
+            body = encode_message(error_message(message.get("id"), error))
+        self._outbox.put(encode_frame(body))
+
+    def close(self) -> None:
+        """Send what is queued, then hang up (from the loop's thread)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.put(None)
+        self._on_lost(self)
+
+    def flush(self, timeout: float) -> None:
+        """After :meth:`close`, wait up to ``timeout`` seconds for queued frames to be written."""
+        self._writer.join(timeout)
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self._stream.read()
+            except OSError as exc:
+                log.info("%s: read failed: %s", self.owner, exc)
+                data = b""
+            if not data:
+                break
+            items = [
+                frame if isinstance(frame, FrameError) else decode_message(frame)
+                for frame in self._decoder.feed(data)
+            ]
+            if items and not self._post(self._receive, items):
+                return
+        self._post(self.close)
+
+    def _write_loop(self) -> None:
+        while (frame := self._outbox.get()) is not None:
+            try:
+                self._stream.write(frame)
+            except OSError as exc:
+                log.info("%s: write failed: %s", self.owner, exc)
+                self._post(self.close)
+                break
+        self._stream.close()
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: the daemon is exiting
+            return False
+        return True
+
+    def _receive(self, items: list[FrameError | Rejected | dict[str, Any]]) -> None:
+        """Handle one read's messages in order.
+
+        A ``$/cancelRequest`` that arrives in the same read as its request
+        finds it not yet answered: that request is answered -32800 and never
+        runs. Every other request was answered before the cancel was read.
+        """
+        last_cancel: dict[int | str, int] = {}
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and item.get("method") == CANCEL_METHOD:
+                target = item["params"].get("id")
+                if isinstance(target, (int, str)):
+                    last_cancel[target] = index
+        for index, item in enumerate(items):
+            if self.closed:
+                return
+            if isinstance(item, FrameError):
+                self.send(error_message(None, RpcError(item.code, item.message)))
+            elif isinstance(item, Rejected):
+                if not item.notification:
+                    self.send(error_message(item.id, item.error))
+            elif item.get("method") == CANCEL_METHOD or "method" not in item:
+                continue  # a cancel (see above) or a client's answer to nothing we asked
+            elif "id" in item and last_cancel.get(item["id"], -1) > index:
+                cancelled = RpcError(REQUEST_CANCELLED, f"request {item['id']!r} was cancelled")
+                self.send(error_message(item["id"], cancelled))
+            else:
+                self._dispatch(item)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        assert self._endpoint is not None
+        try:
+            self._endpoint.consume(message)
+        except Exception:  # the library's own failure; never let it end the connection
+            log.exception("%s: cannot dispatch %r", self.owner, message.get("method"))

@@ -1,0 +1,202 @@
+"""The protocol's methods for one client, on top of the command table.
+
+Every handler answers at once (none waits on a model) and runs on the event
+loop's thread, the only thread that touches the table. Params are checked
+here, so a wrong type is a -32602 that names the field, never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..commands.errors import CommandError
+from ..commands.records import Event
+from ..commands.table import CommandTable
+from .codes import GONE, INVALID_PARAMS, NOT_READY, QUEUE_FULL, SHUTTING_DOWN, UNKNOWN_ID
+from .endpoint import Handler, Params, RpcError, invalid_params, notification
+
+PROTOCOL_VERSION = 1
+
+#: command table error kinds -> JSON-RPC codes (docs/architecture.md)
+_CODES = {
+    "unknown_flow": INVALID_PARAMS,
+    "unknown_model": INVALID_PARAMS,
+    "invalid": INVALID_PARAMS,
+    "queue_full": QUEUE_FULL,
+    "unknown_id": UNKNOWN_ID,
+    "not_ready": NOT_READY,
+    "gone": GONE,
+}
+_FIELDS = {"unknown_flow": "params.flow", "unknown_model": "params.model"}
+
+#: states that end a flow without a result: announced by ``flow/failed``
+_FAILURES = {"failed", "cancelled", "timed_out", "expired"}
+
+
+def command_error(exc: CommandError) -> RpcError:
+    """The JSON-RPC error for a refusal of the command table."""
+    code = _CODES.get(exc.kind, INVALID_PARAMS)
+    field_name = _FIELDS.get(exc.kind)
+    if code == INVALID_PARAMS and field_name:
+        return invalid_params(field_name, str(exc))
+    if code == INVALID_PARAMS:
+        return RpcError(code, f"invalid params: {exc}")
+    return RpcError(code, str(exc))
+
+
+@dataclass
+class Session:
+    """One client's view of the daemon: the flows it started and its shutdown state.
+
+    ``server_info`` builds the ``initialize`` result; ``on_exit`` hangs up.
+    """
+
+    owner: str
+    table: CommandTable
+    server_info: Callable[[], dict[str, Any]]
+    on_exit: Callable[[], None]
+    on_shutdown: Callable[[], None]
+    flows: set[str] = field(default_factory=set)  # ids this client started
+    shutting_down: bool = False
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "initialize": self.initialize,
+            "flow/start": self.start,
+            "flow/merge": self.merge,
+            "flow/cancel": self.cancel,
+            "flow/list": self.list,
+            "flow/deadLetters": self.dead_letters,
+            "shutdown": self.shutdown,
+            "exit": self.exit,
+        }
+
+    def initialize(self, params: Params) -> dict[str, Any]:
+        check(params, {"client": (dict, False)}, strict=False)  # newer clients may say more
+        return self.server_info()
+
+    def start(self, params: Params) -> dict[str, Any]:
+        check(
+            params,
+            {
+                "flow": (str, True),
+                "text": (str, True),
+                "model": (str, False),
+                "instruction": (str, False),
+                "options": (dict, False),
+                "timeout": (float, False),
+                "uri": (str, False),
+            },
+        )
+        timeout = params.get("timeout")
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise invalid_params("params.timeout", "must be a positive number of seconds")
+        if self.shutting_down:
+            raise RpcError(SHUTTING_DOWN, "the server is shutting down: no new flows")
+        try:
+            flow_id = self.table.submit(
+                params["flow"],
+                params["text"],
+                model=params.get("model"),
+                instruction=params.get("instruction"),
+                options=params.get("options"),
+                timeout=None if timeout is None else float(timeout),
+                owner=self.owner,
+                uri=params.get("uri"),
+            )
+        except CommandError as exc:
+            raise command_error(exc) from exc
+        self.flows.add(flow_id)
+        return {"id": flow_id}
+
+    def merge(self, params: Params) -> dict[str, Any]:
+        check(params, {"id": (str, True), "current": (str, True)})
+        flow_id = self._own(params["id"])
+        try:
+            result = self.table.merge(flow_id, params["current"])
+        except CommandError as exc:
+            raise command_error(exc) from exc
+        answer: dict[str, Any] = result.to_json()
+        return answer
+
+    def cancel(self, params: Params) -> dict[str, bool]:
+        check(params, {"id": (str, True)})
+        return {"cancelled": self.table.cancel(self._own(params["id"]))}
+
+    def list(self, params: Params) -> dict[str, Any]:
+        check(params, {})
+        return {"flows": [row for row in self.table.rows() if row["owner"] == self.owner]}
+
+    def dead_letters(self, params: Params) -> dict[str, Any]:
+        check(params, {})
+        letters = self.table.dead_letters()
+        return {"deadLetters": [d for d in letters if d["owner"] == self.owner]}
+
+    def shutdown(self, params: Params) -> None:
+        check(params, {})
+        if not self.shutting_down:
+            self.shutting_down = True
+            self.on_shutdown()
+
+    def exit(self, params: Params) -> None:
+        self.on_exit()
+
+    def _own(self, flow_id: str) -> str:
+        """``flow_id`` if this client started it; other clients' flows do not exist for it."""
+        if flow_id not in self.flows:
+            raise RpcError(UNKNOWN_ID, f"unknown flow id {flow_id!r}")
+        return flow_id
+
+    @staticmethod
+    def event_notification(event: Event) -> dict[str, Any] | None:
+        """The notification a command-table event becomes (None: the client did it itself)."""
+        if event.state == "merged":
+            return None
+        if event.state == "ready":
+            return notification("flow/ready", {"id": event.id})
+        if event.state in _FAILURES:
+            error = {
+                "code": event.error or "internal",
+                "message": event.message or event.state.replace("_", " "),
+            }
+            params = {"id": event.id, "error": error, "deadLettered": event.dead_lettered}
+            return notification("flow/failed", params)
+        progress: dict[str, Any] = {"id": event.id, "state": event.state}
+        if event.message:
+            progress["message"] = event.message
+        return notification("flow/progress", progress)
+
+
+_TYPE_NAMES = {str: "a string", dict: "an object", float: "a number"}
+_JSON_NAMES = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
+def check(params: Params, spec: dict[str, tuple[type, bool]], *, strict: bool = True) -> None:
+    """Refuse unknown (when ``strict``), missing and mistyped params, naming the field (-32602)."""
+    for name in params if strict else ():
+        if name not in spec:
+            known = ", ".join(spec) or "none"
+            raise invalid_params(f"params.{name}", f"unknown parameter (known: {known})")
+    for name, (kind, required) in spec.items():
+        value = params.get(name)
+        if value is None:
+            if required:
+                raise invalid_params(f"params.{name}", f"missing (must be {_TYPE_NAMES[kind]})")
+            continue
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            got = _JSON_NAMES.get(type(value), type(value).__name__)
+            raise invalid_params(f"params.{name}", f"must be {_TYPE_NAMES[kind]}, not {got}")
