@@ -1,0 +1,389 @@
+-- The flows of one Neovim instance: start, track with an extmark, merge the result
+-- back when the daemon says it is ready, cancel, and report what was lost.
+local apply = require("llm_flows.apply")
+local client = require("llm_flows.client")
+local conflicts = require("llm_flows.conflicts")
+local ui = require("llm_flows.ui")
+
+local M = {}
+
+local Session = {}
+Session.__index = Session
+
+local VERSION = "0.1.0"
+
+function M.new(config)
+  local ns = vim.api.nvim_create_namespace("llm_flows")
+  local self = setmetatable({
+    config = config,
+    ns = ns,
+    rpc = nil, -- the running daemon's client, started on first use
+    server = nil, -- the daemon's answer to initialize
+    flows = {}, -- local key -> flow
+    by_id = {}, -- daemon id -> flow
+    early = {}, -- daemon id -> notifications that arrived before flow/start's answer
+    next_key = 1,
+    conflicts = conflicts.new(ns),
+  }, Session)
+  return self
+end
+
+function M.version()
+  return VERSION
+end
+
+--- The daemon's client, spawning it (once) if it is not running.
+function Session:ensure_client()
+  if self.rpc and self.rpc.alive then
+    return self.rpc
+  end
+  local rpc, err
+  rpc, err = client.start(self.config.cmd, {
+    notification = function(method, params)
+      self:_on_notification(method, params)
+    end,
+    exit = function(code, stderr)
+      self:_on_exit(rpc, code, stderr)
+    end,
+  })
+  if not rpc then
+    ui.error(err)
+    return nil
+  end
+  self.rpc = rpc
+  self.server = nil
+  rpc:request("initialize", { client = { name = "llm_flows.nvim", version = VERSION } }, function(e, result)
+    if e then
+      ui.error("the daemon refused initialize: " .. tostring(e.message))
+    elseif self.rpc == rpc then
+      self.server = result
+    end
+  end)
+  return rpc
+end
+
+--- Where a flow's region is now: sr, sc, er, ec (0-based, end exclusive).
+function Session:_region(flow)
+  local m = vim.api.nvim_buf_get_extmark_by_id(flow.buf, self.ns, flow.mark, { details = true })
+  if not m[1] then
+    return nil
+  end
+  return m[1], m[2], m[3].end_row, m[3].end_col
+end
+
+local function now()
+  return vim.fn.reltimefloat(vim.fn.reltime())
+end
+
+--- Start `flow_name` on the text between (sr, sc) and (er, ec) of `buf`.
+function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
+  local text = apply.get_text(buf, sr, sc, er, ec)
+  if text == "" then
+    ui.warn("nothing to " .. flow_name .. ": the region is empty")
+    return nil
+  end
+  local rpc = self:ensure_client()
+  if not rpc then
+    return nil
+  end
+  local key = self.next_key
+  self.next_key = key + 1
+  local flow = {
+    key = key,
+    flow = flow_name,
+    buf = buf,
+    text = text,
+    state = "starting",
+    started = now(),
+    rpc = rpc,
+    mark = vim.api.nvim_buf_set_extmark(buf, self.ns, sr, sc, {
+      end_row = er,
+      end_col = ec,
+      right_gravity = false, -- text typed at the start goes before the region
+      end_right_gravity = true, -- text typed at the end extends it
+      hl_group = "LlmFlowsPending",
+    }),
+  }
+  self.flows[key] = flow
+  local params = { flow = flow_name, text = text, timeout = self.config.timeout }
+  params.model = self.config.model
+  params.instruction = instruction
+  local name = vim.api.nvim_buf_get_name(buf)
+  if name ~= "" then
+    params.uri = vim.uri_from_bufnr(buf)
+  end
+  rpc:request("flow/start", params, function(err, result)
+    if self.flows[key] ~= flow then
+      return
+    end
+    if err then
+      self:_finish(flow)
+      ui.error(flow_name .. " could not start: " .. tostring(err.message))
+      return
+    end
+    flow.id = result.id
+    flow.state = "queued"
+    self.by_id[flow.id] = flow
+    if flow.cancel_requested then
+      self:cancel(flow)
+      return
+    end
+    for _, note in ipairs(self.early[flow.id] or {}) do
+      self:_on_notification(note[1], note[2])
+    end
+    self.early[flow.id] = nil
+  end)
+  return flow
+end
+
+--- Forget a flow and its extmark.
+function Session:_finish(flow)
+  self.flows[flow.key] = nil
+  if flow.id then
+    self.by_id[flow.id] = nil
+  end
+  if vim.api.nvim_buf_is_valid(flow.buf) then
+    pcall(vim.api.nvim_buf_del_extmark, flow.buf, self.ns, flow.mark)
+  end
+end
+
+function Session:_label(flow)
+  return string.format("%s (buffer %d)", flow.flow, flow.buf)
+end
+
+function Session:_on_notification(method, params)
+  local flow = self.by_id[params.id]
+  if not flow then
+    if params.id and (method == "flow/ready" or method == "flow/failed" or method == "flow/progress") then
+      self.early[params.id] = self.early[params.id] or {}
+      table.insert(self.early[params.id], { method, params })
+    end
+    return
+  end
+  if method == "flow/progress" then
+    flow.state = params.state or flow.state
+  elseif method == "flow/ready" then
+    flow.state = "ready"
+    self:_merge_when_possible(flow)
+  elseif method == "flow/failed" then
+    local e = params.error or {}
+    self:_finish(flow)
+    if e.code ~= "cancelled" then
+      ui.error(string.format("%s failed: %s", self:_label(flow), tostring(e.message or e.code)))
+    end
+  end
+end
+
+local function in_insert_mode()
+  local mode = vim.api.nvim_get_mode().mode
+  return mode:sub(1, 1) == "i" or mode:sub(1, 1) == "R" or mode:sub(1, 2) == "ni"
+end
+
+--- Merge now, or after InsertLeave so the result is not folded into the user's insert.
+function Session:_merge_when_possible(flow)
+  if in_insert_mode() then
+    flow.state = "waiting"
+    return
+  end
+  self:_merge(flow)
+end
+
+--- Called after InsertLeave: merge every flow that became ready meanwhile.
+function Session:insert_left()
+  if in_insert_mode() then
+    return
+  end
+  for _, flow in pairs(self.flows) do
+    if flow.state == "waiting" then
+      self:_merge(flow)
+    end
+  end
+end
+
+function Session:_merge(flow)
+  if not vim.api.nvim_buf_is_valid(flow.buf) then
+    self:cancel(flow)
+    return
+  end
+  local sr, sc, er, ec = self:_region(flow)
+  local current = sr and apply.get_text(flow.buf, sr, sc, er, ec) or ""
+  if current == "" then
+    self:_drop_deleted(flow)
+    return
+  end
+  flow.state = "merging"
+  local tick = vim.api.nvim_buf_get_changedtick(flow.buf)
+  flow.rpc:request("flow/merge", { id = flow.id, current = current }, function(err, result)
+    if self.flows[flow.key] ~= flow then
+      return
+    end
+    self:_finish(flow)
+    if err then
+      ui.error(string.format("%s could not be merged: %s", self:_label(flow), tostring(err.message)))
+      return
+    end
+    if not vim.api.nvim_buf_is_valid(flow.buf) then
+      return
+    end
+    if vim.api.nvim_buf_get_changedtick(flow.buf) ~= tick and apply.get_text(flow.buf, sr, sc, er, ec) ~= current then
+      ui.warn(self:_label(flow) .. " dropped: the text changed while the result was being merged")
+      return
+    end
+    self:_land(flow, current, sr, sc, result)
+  end)
+end
+
+--- Show conflicts (and, in review mode, every edit) and apply the rest.
+function Session:_land(flow, current, sr, sc, result)
+  if result.status == "dropped" then
+    ui.warn(string.format("%s dropped: %s", self:_label(flow), tostring(result.reason)))
+    return
+  end
+  local edits = result.edits or {}
+  local proposals = vim.deepcopy(result.conflicts or {})
+  if self.config.review then
+    for _, e in ipairs(edits) do
+      local ours = apply.slice(current, e.start, e["end"])
+      proposals[#proposals + 1] = { start = e.start, ["end"] = e["end"], ours = ours, theirs = e.text }
+    end
+    edits = {}
+  end
+  conflicts.add(self.conflicts, flow.buf, current, sr, sc, proposals, self:_label(flow))
+  apply.apply_edits(flow.buf, self.ns, current, sr, sc, edits)
+  if #proposals > 0 then
+    ui.notify(string.format(
+      "%s: %d change(s) applied, %d to review with :LlmAccept / :LlmReject",
+      self:_label(flow),
+      #edits,
+      #proposals
+    ))
+  end
+end
+
+function Session:_drop_deleted(flow)
+  self:cancel(flow)
+  ui.warn(self:_label(flow) .. " dropped: its region was deleted")
+end
+
+--- Drop pending flows of `buf` whose region was deleted (called on TextChanged).
+function Session:check_deleted(buf)
+  for _, flow in pairs(self.flows) do
+    if flow.buf == buf and flow.state ~= "merging" then
+      local sr, sc, er, ec = self:_region(flow)
+      if not sr or (sr == er and sc == ec) then
+        self:_drop_deleted(flow)
+      end
+    end
+  end
+end
+
+--- Cancel one flow (locally at once; the daemon is told too).
+function Session:cancel(flow)
+  if not flow.id then
+    flow.cancel_requested = true
+    flow.state = "cancelled"
+    self:_finish(flow)
+    return
+  end
+  self:_finish(flow)
+  if flow.rpc.alive then
+    flow.rpc:request("flow/cancel", { id = flow.id }, function() end)
+  end
+end
+
+--- The buffer is being wiped: cancel its flows and forget its conflicts.
+function Session:buffer_gone(buf)
+  for _, flow in pairs(self.flows) do
+    if flow.buf == buf then
+      self:cancel(flow)
+    end
+  end
+  conflicts.clear(self.conflicts, buf)
+end
+
+function Session:_on_exit(rpc, code, stderr)
+  local lost = {}
+  for _, flow in pairs(self.flows) do
+    if flow.rpc == rpc then
+      lost[#lost + 1] = flow
+    end
+  end
+  for _, flow in ipairs(lost) do
+    self:_finish(flow)
+  end
+  self.early = {}
+  if #lost > 0 or code ~= 0 then
+    local labels = vim.tbl_map(function(f)
+      return self:_label(f)
+    end, lost)
+    local message = string.format("the daemon exited (code %d)", code)
+    if #lost > 0 then
+      message = message .. "; lost: " .. table.concat(labels, ", ") .. ". The next command restarts it"
+    end
+    if stderr ~= "" then
+      message = message .. "\n" .. stderr
+    end
+    ui.error(message)
+  end
+end
+
+--- Flows not finished yet, oldest first, optionally only those of `buf`.
+function Session:pending(buf)
+  local out = {}
+  for _, flow in pairs(self.flows) do
+    if buf == nil or flow.buf == buf then
+      local sr, sc, er, ec = self:_region(flow)
+      out[#out + 1] = {
+        id = flow.id,
+        flow = flow.flow,
+        buf = flow.buf,
+        state = flow.state,
+        age = now() - flow.started,
+        range = sr and { sr, sc, er, ec } or nil,
+        key = flow.key,
+      }
+    end
+  end
+  table.sort(out, function(a, b)
+    return a.key < b.key
+  end)
+  return out
+end
+
+--- The flow whose region holds the cursor, else the newest one.
+function Session:flow_for_cursor()
+  local buf = vim.api.nvim_get_current_buf()
+  local pos = vim.api.nvim_win_get_cursor(0)
+  local row, col = pos[1] - 1, pos[2]
+  local newest
+  for _, flow in pairs(self.flows) do
+    if flow.buf == buf then
+      local sr, sc, er, ec = self:_region(flow)
+      if sr and (sr < row or (sr == row and sc <= col)) and (row < er or (row == er and col <= ec)) then
+        return flow
+      end
+    end
+    if not newest or flow.key > newest.key then
+      newest = flow
+    end
+  end
+  return newest
+end
+
+function Session:cancel_all()
+  local n = 0
+  for _, flow in pairs(self.flows) do
+    self:cancel(flow)
+    n = n + 1
+  end
+  return n
+end
+
+--- Stop the daemon (VimLeavePre).
+function Session:shutdown()
+  if self.rpc then
+    self.rpc:stop()
+  end
+end
+
+return M
