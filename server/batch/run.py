@@ -1,0 +1,211 @@
+"""Correct many files concurrently: read, correct the prose, then diff, check or write.
+
+The correction itself is a function handed in (:mod:`.engine` builds it from the
+command table), so this module only decides *what* is sent and what happens to
+the answer. Writing re-reads the file first: if it changed since it was read,
+the word-level three-way merge (base = what was read, ours = what is there now,
+theirs = the correction) decides, and a dropped merge leaves the file alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ..merge import MergePolicy, merge
+from .cache import Cache
+from .markdown import split
+from .mask import has_words, mask, padded
+from .progress import Progress
+from .report import Mode, Outcome, Summary, unified_diff
+from .textfile import NotText, TextFile, atomic_write, decode, read_text
+
+Correct = Callable[[str], Awaitable[str]]
+
+
+class CorrectionError(Exception):
+    """The model call for a file failed, timed out or was rejected; the message says why."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one file, and what to print for it on stdout."""
+
+    outcome: Outcome
+    output: str = ""
+
+
+class TextCorrector:
+    """Correct one text: from the cache, or through the model with protected parts masked."""
+
+    def __init__(self, correct: Correct, cache: Cache, cache_key: Callable[[str], str]) -> None:
+        self.correct = correct
+        self.cache = cache
+        self.cache_key = cache_key
+
+    async def __call__(self, text: str) -> str:
+        key = self.cache_key(text)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        result = await self._correct(text)
+        self.cache.put(key, result)
+        return result
+
+    async def _correct(self, text: str) -> str:
+        pieces = split(text)
+        masked = mask(pieces)
+        if masked is None or has_words(masked.text):
+            if masked is not None:
+                restored = masked.restore(await self.correct(masked.text))
+                if restored is not None:
+                    return restored
+            # markers damaged (or the text has some of its own): each prose run on its own
+            answers = [self._piece(p.text) if p.prose else _same(p.text) for p in pieces]
+            return "".join(await asyncio.gather(*answers))
+        return text
+
+    async def _piece(self, text: str) -> str:
+        if not has_words(text):
+            return text
+        return padded(text, await self.correct(text.strip()))
+
+
+async def _same(text: str) -> str:
+    return text
+
+
+class Batch:
+    """One run over many files; prints diffs in file order and notes on stderr."""
+
+    def __init__(
+        self,
+        corrector: TextCorrector,
+        *,
+        mode: Mode,
+        jobs: int,
+        out: TextIO,
+        progress: Progress,
+        policy: MergePolicy | None = None,
+    ) -> None:
+        self.corrector = corrector
+        self.policy = policy
+        self.mode = mode
+        self.jobs = max(1, jobs)
+        self.out = out
+        self.progress = progress
+
+    async def run(self, files: Sequence[Path], summary: Summary) -> None:
+        """Correct ``files``; Ctrl-C stops the model calls but never a write."""
+        results: dict[int, Result] = {}
+        emitted = 0
+        queue = list(enumerate(files))
+        queue.reverse()
+
+        async def worker() -> None:
+            nonlocal emitted
+            while queue:
+                index, path = queue.pop()
+                results[index] = await self.one(path)
+                summary.add(results[index].outcome)
+                self.progress.advance()
+                while emitted in results:
+                    self.out.write(results[emitted].output)
+                    emitted += 1
+                self.out.flush()
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.jobs, len(files)))]
+        loop = asyncio.get_running_loop()
+
+        def interrupt() -> None:
+            summary.interrupted = True
+            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C is the default again
+            for task in workers:
+                task.cancel()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, interrupt)
+        try:
+            await asyncio.gather(*workers)
+        except asyncio.CancelledError:
+            if not summary.interrupted:
+                raise
+        finally:
+            for task in workers:
+                task.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+            for index in sorted(i for i in results if i >= emitted):
+                self.out.write(results[index].output)
+            self.out.flush()
+
+    async def one(self, path: Path) -> Result:
+        """Read, correct and diff/check/write one file."""
+        try:
+            original = read_text(path)
+        except NotText as exc:
+            return self._note(path, "skipped", str(exc))
+        except OSError as exc:
+            return self._note(path, "failed", exc.strerror or str(exc))
+        try:
+            corrected = await self.corrector(original.text)
+        except CorrectionError as exc:
+            return self._note(path, "failed", str(exc))
+        if corrected == original.text:
+            return Result("unchanged")
+        if self.mode == "check":
+            self.progress.note(f"would change: {path}")
+            return Result("changed")
+        if self.mode == "diff":
+            return Result("changed", _diff(path, original, corrected))
+        return self._write(path, original, corrected)
+
+    def _write(self, path: Path, original: TextFile, corrected: str) -> Result:
+        """Write the correction, merging with whatever changed on disk meanwhile.
+
+        Synchronous on purpose: a Ctrl-C (a task cancellation) cannot land in the middle.
+        """
+        try:
+            now = path.read_bytes()
+            target = original
+            if now != original.raw:
+                target = decode(now)
+                merged = merge(original.text, target.text, corrected, self.policy)
+                if merged.status == "dropped":
+                    reason = merged.reason or "the merge dropped the correction"
+                    return self._note(path, "dropped", f"changed while correcting; {reason}")
+                corrected = merged.text
+                if corrected == target.text:
+                    return Result("unchanged")
+            atomic_write(path, target.encode(corrected))
+        except NotText as exc:
+            return self._note(path, "dropped", f"changed while correcting and is now {exc}")
+        except OSError as exc:
+            return self._note(path, "failed", f"cannot write: {exc.strerror or exc}")
+        return Result("changed")
+
+    def _note(self, path: Path, outcome: Outcome, message: str) -> Result:
+        self.progress.note(f"llm-flows correct: {path}: {outcome}: {message}")
+        return Result(outcome)
+
+
+def _diff(path: Path, original: TextFile, corrected: str) -> str:
+    label = path.as_posix().lstrip("/")
+    newline = "\r\n" if original.crlf else "\n"
+    return unified_diff(
+        label, original.text.replace("\n", newline), corrected.replace("\n", newline)
+    )
+
+
+async def filter_text(raw: bytes, corrector: TextCorrector) -> tuple[bytes, str | None]:
+    """Stdin mode: the corrected bytes, or the input unchanged and an error message."""
+    try:
+        original = decode(raw)
+        return original.encode(await corrector(original.text)), None
+    except (NotText, CorrectionError) as exc:
+        return raw, str(exc)
