@@ -11,8 +11,12 @@ Name this file under ``plugins`` in a config file and declare models with
     delay = 1.0                                  # seconds before the answer
     replace = { teh = "the", buyed = "bought" }  # whole-word replacements of the input
     max_concurrency = 4
+    context_tokens = 4096                        # what the chunker plans for
+    wrap = "Here you go:\n\n{answer}\n\nHope this helps!"  # chatter around every answer
+    strip = true                                 # drop the answer's outer whitespace
     rules = [                                    # first rule whose `when` occurs in the input wins
       { when = "HANG", hang = true },            # never answers (until cancelled)
+      { when = "LATE", hang = true, late = true },  # ignores cancellation: answers anyway
       { when = "FAIL", fail = "scripted failure" },
       { when = "FLAKY", transient_failures = 2 },  # fails transiently twice, then answers
       { when = "REWRITE", reply = "Something else entirely." },
@@ -22,6 +26,11 @@ Name this file under ``plugins`` in a config file and declare models with
 The answer is the prompt's input (the user's text, not the template) with the
 replacements applied, streamed in a few chunks. Deterministic: tests of the
 daemon and the editors rely on exactly this behaviour.
+
+``late = true`` plays a backend that cannot be interrupted (a model on a
+thread): cancelling the call does not stop it, and its answer arrives after
+the caller gave up, which the command table must drop. ``calls``, ``active``
+and ``peak`` (most calls at once) let tests check the concurrency limit.
 """
 
 from __future__ import annotations
@@ -45,7 +54,12 @@ class ScriptedModel(Model):
         self.replace: dict[str, str] = dict(settings.get("replace", {}))
         self.rules: list[dict[str, Any]] = list(settings.get("rules", []))
         self.max_concurrency = int(settings.get("max_concurrency", 8))  # type: ignore[misc]
+        self.context_tokens = int(settings.get("context_tokens", 4096))  # type: ignore[misc]
+        self.wrap = str(settings.get("wrap", "{answer}"))
+        self.strip = bool(settings.get("strip", False))
         self.calls = 0
+        self.active = 0
+        self.peak = 0
         self._failures: dict[str, int] = {}
 
     def _rule(self, text: str) -> dict[str, Any]:
@@ -58,11 +72,26 @@ class ScriptedModel(Model):
 
     async def execute(self, prompt: Prompt, response: Response) -> AsyncGenerator[str, None]:
         self.calls += 1
-        text = prompt.subject
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            async for chunk in self._answer(prompt.subject):
+                yield chunk
+        finally:
+            self.active -= 1
+
+    async def _wait(self, rule: dict[str, Any]) -> None:
+        try:
+            if rule.get("hang"):
+                await asyncio.Event().wait()
+            await asyncio.sleep(float(rule.get("delay", self.delay)))
+        except asyncio.CancelledError:
+            if not rule.get("late"):
+                raise
+
+    async def _answer(self, text: str) -> AsyncGenerator[str, None]:
         rule = self._rule(text)
-        if rule.get("hang"):
-            await asyncio.Event().wait()
-        await asyncio.sleep(float(rule.get("delay", self.delay)))
+        await self._wait(rule)
         if "fail" in rule:
             raise ModelError(str(rule["fail"]))
         if "transient_failures" in rule:
@@ -72,6 +101,7 @@ class ScriptedModel(Model):
                 self._failures[key] = seen + 1
                 raise ModelError("scripted transient failure", transient=True)
         answer = str(rule["reply"]) if "reply" in rule else self.answer(text)
+        answer = self.wrap.replace("{answer}", answer.strip() if self.strip else answer)
         step = max(1, len(answer) // 3)
         for start in range(0, len(answer), step):
             yield answer[start : start + step]
