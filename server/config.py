@@ -9,6 +9,7 @@ and what is wrong.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,48 @@ class ModelConfig:
     settings: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    path: Path | None = None
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        """An error about ``models.NAME.key`` naming the file and line, for backends."""
+        return located_error(self.path, f"models.{self.name}.{key}", problem)
+
+
+def located_error(path: Path | None, key: str, problem: str) -> ConfigError:
+    """``FILE:LINE: key: problem`` (the line when the key can be found in the file)."""
+    where = str(path) if path is not None else "configuration"
+    line = _line_of(path, key) if path is not None else None
+    return ConfigError(f"{where}{'' if line is None else f':{line}'}: {key}: {problem}")
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    """The line that sets dotted ``key`` (a plain text scan: tomllib gives no positions)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    parts = key.split(".")
+    for split in range(len(parts), -1, -1):
+        table, rest = parts[:split], parts[split:]
+        header = re.compile(r"\s*\[\s*" + r"\s*\.\s*".join(_key_re(p) for p in table) + r"\s*\]")
+        start = 0
+        if table:
+            start = next((i for i, text in enumerate(lines) if header.match(text)), -1) + 1
+            if start == 0:
+                continue
+        if not rest:
+            return start
+        wanted = re.compile(r"\s*" + _key_re(rest[0]) + r"\s*[=.]")
+        for number in range(start, len(lines)):
+            if re.match(r"\s*\[[^\]\d\"'{]", lines[number]):
+                break  # the next table header
+            if wanted.match(lines[number]):
+                return number + 1
+    return None
+
+
+def _key_re(part: str) -> str:
+    return "[\"']?" + re.escape(part) + "[\"']?"
 
 
 @dataclass(frozen=True)
@@ -94,7 +137,10 @@ def load_config(path: Path | None = None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        where = f"{path}:{found[1]}:{found[2]}" if found else str(path)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(f"{where}: invalid TOML: {message}") from exc
     return parse_config(data, path)
 
 
@@ -102,7 +148,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate the decoded TOML ``data`` read from ``path``."""
 
     def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{path}: {key}: {problem}")
+        return located_error(path, key, problem)
 
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
@@ -128,7 +174,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise fail(f"{key}.aliases", "must be a list of strings")
         settings = {k: v for k, v in table.items() if k not in _MODEL_KEYS}
-        models[name] = ModelConfig(name, backend, settings, options, tuple(aliases))
+        models[name] = ModelConfig(name, backend, settings, options, tuple(aliases), path)
     plugins = _strings(data.get("plugins", []), fail("plugins", "must be a list of strings"))
     words = _strings(data.get("words", []), fail("words", "must be a list of strings"))
     flows = data.get("flows", {})

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 FinishReason = Literal["stop", "length", "content_filter", "cancelled", "error"]
 PartKind = Literal["system", "prompt", "generated"]
@@ -39,6 +39,19 @@ class Options(BaseModel):
     top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     repeat_penalty: float | None = Field(None, gt=0.0, description="Repetition penalty (1 = none).")
     seed: int | None = Field(None, description="Random seed, for reproducible sampling.")
+
+    @classmethod
+    def explain(cls, error: ValidationError) -> str:
+        """A one-line message naming each bad option and what is wrong with it."""
+        problems = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"]) or "options"
+            if item["type"] == "extra_forbidden":
+                known = ", ".join(cls.model_fields)
+                problems.append(f"unknown option {key!r} (known: {known})")
+            else:
+                problems.append(f"{key}: {item['msg']}")
+        return "; ".join(problems)
 
     def merged(self, overrides: dict[str, Any] | None) -> Options:
         """These options with ``overrides`` on top (validated the same way)."""
@@ -88,11 +101,15 @@ class Part:
 
 class ModelError(Exception):
     """A model call failed. ``transient`` errors (connect, 429, 5xx before any
-    output) may be retried by the caller; the message is for the user."""
+    output) may be retried by the caller, no sooner than ``retry_after``
+    seconds when the server said so; the message is for the user."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(
+        self, message: str, *, transient: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
+        self.retry_after = retry_after
 
 
 class Response:

@@ -1,17 +1,27 @@
-"""The built-in backends, registered through the same hooks as any plugin."""
+"""The built-in backends, registered through the same hooks as any plugin.
+
+Each backend factory checks the ``[models.NAME]`` settings it is given, so a
+typo or a wrong type in the config file is an error that names the file, the
+line and the key, not a ``TypeError`` from a constructor.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..config import Config, ModelConfig
 from .base import Model
 from .hookspecs import BackendFactory, RegisterModel, hookimpl
 
+_NUMBER = (int, float)
+
 
 @hookimpl
 def register_backends(register: Callable[[str, BackendFactory], None]) -> None:
     register("spell", _spell)
+    register("openai", _openai)
+    register("gguf", _gguf)
 
 
 @hookimpl
@@ -21,7 +31,63 @@ def register_models(register: RegisterModel, config: Config) -> None:
     register(SpellModel("spell", words=config.words))
 
 
+def settings(
+    declared: ModelConfig,
+    schema: dict[str, tuple[type, ...]],
+    required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """``declared.settings`` checked against ``schema`` (key -> accepted types)."""
+    for key in required:
+        if key not in declared.settings:
+            raise declared.error(key, f"missing: the {declared.backend} backend needs it")
+    for key, value in declared.settings.items():
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            raise declared.error(
+                key, f"unknown setting for backend {declared.backend!r} (known: {known})"
+            )
+        types = schema[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join("number" if t is float else t.__name__ for t in types)
+            raise declared.error(key, f"must be a {names}, not {value!r}")
+    return dict(declared.settings)
+
+
 def _spell(declared: ModelConfig) -> Model:
     from .spell import SpellModel
 
-    return SpellModel(declared.name, default_options=declared.options, **declared.settings)
+    values = settings(declared, {"words": (list,)})
+    return SpellModel(declared.name, default_options=declared.options, **values)
+
+
+def _openai(declared: ModelConfig) -> Model:
+    from .openai import OpenAIModel
+
+    schema: dict[str, tuple[type, ...]] = {
+        "base_url": (str,),
+        "model": (str,),
+        "api_key_env": (str,),
+        "timeout": _NUMBER,
+        "retries": (int,),
+        "retry_backoff": _NUMBER,
+        "sampling_extras": (bool,),
+        "max_concurrency": (int,),
+        "context_tokens": (int,),
+    }
+    values = settings(declared, schema, required=("base_url",))
+    return OpenAIModel(declared.name, default_options=declared.options, **values)
+
+
+def _gguf(declared: ModelConfig) -> Model:
+    from .gguf import GGUFModel
+
+    schema: dict[str, tuple[type, ...]] = {
+        "path": (str,),
+        "n_ctx": (int,),
+        "n_threads": (int,),
+        "n_gpu_layers": (int,),
+        "chat_format": (str,),
+        "seed": (int,),
+    }
+    values = settings(declared, schema, required=("path",))
+    return GGUFModel(declared.name, default_options=declared.options, **values)

@@ -15,10 +15,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pluggy
+from pydantic import ValidationError
 
 from ..config import Config, ConfigError, ModelConfig
 from . import hookspecs
-from .base import Model
+from .base import Model, Options
 from .hookspecs import BackendFactory
 
 ENTRY_POINT_GROUP = "llm_flows"
@@ -103,7 +104,11 @@ class Registry:
         model = self._models.get(model_id)
         if model is None:
             declared = self._declared[model_id]
-            model = self._backends[declared.backend](declared)
+            try:
+                model = self._backends[declared.backend](declared)
+            except ValidationError as exc:
+                options = getattr(self._backends[declared.backend], "Options", Options)
+                raise declared.error("options", options.explain(exc)) from exc
             self._models[model_id] = model
         return model
 

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from llm_flows.config import load_config
 from llm_flows.models import Prompt, Registry
 from llm_flows.models.spell import SpellModel

@@ -1,0 +1,269 @@
+"""``openai``: any OpenAI-compatible chat server (OpenAI, Ollama, llama.cpp, vLLM).
+
+Chat completions streamed over SSE with httpx. Failures before the first
+byte of output that a retry can fix (no server yet, 429, 5xx) are retried with
+backoff; after output has started nothing is retried, because the caller has
+already seen text. Errors say what to fix: "no server at ...", "API key
+rejected by ...", "model X not found on ...". The API key is read from the
+environment variable the config names, at call time, and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from .base import FinishReason, Model, ModelError, Part, Prompt, Response, Usage
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "tool_calls": "stop",
+    "function_call": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+}
+
+
+class OpenAIModel(Model):
+    """A model served by an OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        base_url: str,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 2,
+        retry_backoff: float = 0.5,
+        sampling_extras: bool | None = None,
+        max_concurrency: int = 4,
+        context_tokens: int = 8192,
+        default_options: dict[str, Any] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(model_id, default_options=default_options)
+        self.base_url = base_url.rstrip("/")
+        self.remote_model = model or model_id
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_backoff = retry_backoff
+        #: send top_k / repeat_penalty (OpenAI itself rejects them)
+        self.sampling_extras = (
+            sampling_extras
+            if sampling_extras is not None
+            else urlsplit(self.base_url).hostname != "api.openai.com"
+        )
+        self.max_concurrency = max_concurrency  # type: ignore[misc]
+        self.context_tokens = context_tokens  # type: ignore[misc]
+        self._sleep = sleep
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def describe(self) -> str:
+        return f"{self.remote_model} at {self.base_url}"
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def request_body(self, prompt: Prompt) -> dict[str, Any]:
+        """The JSON body of the chat completion request for ``prompt``."""
+        messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+        messages.append({"role": "user", "content": prompt.text})
+        body: dict[str, Any] = {
+            "model": self.remote_model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        options = prompt.options
+        for key in ("max_tokens", "temperature", "top_p", "seed"):
+            value = getattr(options, key)
+            if value is not None:
+                body[key] = value
+        if options.stop:
+            body["stop"] = list(options.stop)
+        if self.sampling_extras:
+            if options.top_k is not None:
+                body["top_k"] = options.top_k
+            if options.repeat_penalty is not None:
+                body["repeat_penalty"] = options.repeat_penalty  # llama.cpp, Ollama
+                body["repetition_penalty"] = options.repeat_penalty  # vLLM
+        return body
+
+    async def execute(self, prompt: Prompt, response: Response) -> AsyncGenerator[str, None]:
+        body = self.request_body(prompt)
+        headers = self._headers()
+        for attempt in range(self.retries + 1):
+            try:
+                async for chunk in self._stream(body, headers, response):
+                    yield chunk
+                return
+            except ModelError as exc:
+                if not exc.transient or attempt == self.retries:
+                    raise
+                backoff = self.retry_backoff * 2**attempt
+                await self._sleep(backoff if exc.retry_after is None else exc.retry_after)
+
+    def _headers(self) -> dict[str, str]:
+        if not self.api_key_env:
+            return {}
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ModelError(
+                f"model {self.model_id!r}: api_key_env names ${self.api_key_env}, which is not set"
+            )
+        return {"Authorization": f"Bearer {key}"}
+
+    def _http(self) -> httpx.AsyncClient:
+        """One client per event loop (a client's pool cannot cross loops)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+            self._client = httpx.AsyncClient(timeout=timeout)
+            self._client_loop = loop
+        return self._client
+
+    async def _stream(
+        self, body: dict[str, Any], headers: dict[str, str], response: Response
+    ) -> AsyncGenerator[str, None]:
+        url = f"{self.base_url}/chat/completions"
+        produced = False
+        pieces: list[str] = []
+        logprobs: list[dict[str, Any]] = []
+        try:
+            async with self._http().stream("POST", url, json=body, headers=headers) as reply:
+                if reply.status_code != 200:
+                    await reply.aread()
+                    raise self._http_error(reply)
+                async for event in EventSource(reply).aiter_sse():
+                    if event.data.strip() == "[DONE]":
+                        break
+                    chunk = self._decode(event.data)
+                    text = self._absorb(chunk, response, logprobs)
+                    if text:
+                        produced = True
+                        pieces.append(text)
+                        yield text
+                else:
+                    if response.finish_reason is None:
+                        raise ModelError(
+                            f"the stream from {self.base_url} ended early "
+                            f"(after {sum(map(len, pieces))} characters, no [DONE])",
+                            transient=not produced,
+                        )
+        except httpx.ConnectError as exc:
+            raise ModelError(f"no server at {self.base_url} ({exc})", transient=True) from exc
+        except httpx.TimeoutException as exc:
+            raise ModelError(
+                f"no answer from {self.base_url} within {self.timeout:g} s"
+                + (" (while streaming)" if produced else "")
+            ) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise ModelError(
+                f"the stream from {self.base_url} was cut "
+                f"after {sum(map(len, pieces))} characters ({exc})",
+                transient=not produced,
+            ) from exc
+        except SSEError as exc:
+            raise ModelError(f"{self.base_url} did not answer with a stream: {exc}") from exc
+        if logprobs:
+            response.generated = [Part("generated", "".join(pieces), logprobs)]
+
+    def _decode(self, data: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ModelError(
+                f"{self.base_url} sent a chunk that is not JSON: {data[:80]!r}"
+            ) from exc
+        if not isinstance(chunk, dict):
+            raise ModelError(f"{self.base_url} sent a chunk that is not an object: {data[:80]!r}")
+        if "error" in chunk:
+            raise ModelError(f"{self.base_url} reported an error: {_message(chunk)}")
+        return chunk
+
+    @staticmethod
+    def _absorb(chunk: dict[str, Any], response: Response, logprobs: list[dict[str, Any]]) -> str:
+        """Record what a chunk says about the response; return its text."""
+        if isinstance(chunk.get("model"), str):
+            response.resolved_model = chunk["model"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict) and "completion_tokens" in usage:
+            response.usage = Usage(int(usage.get("prompt_tokens", 0)), usage["completion_tokens"])
+        choices = chunk.get("choices") or []
+        if not choices:
+            return ""
+        choice = choices[0]
+        reason = choice.get("finish_reason")
+        if reason:
+            response.finish_reason = _FINISH.get(reason, "stop")
+        found = (choice.get("logprobs") or {}).get("content")
+        if isinstance(found, list):
+            logprobs.extend(found)
+        content = (choice.get("delta") or {}).get("content")
+        return content if isinstance(content, str) else ""
+
+    def _http_error(self, reply: httpx.Response) -> ModelError:
+        status = reply.status_code
+        detail = _message(_json_or_text(reply))
+        where = self.base_url
+        error: ModelError
+        if status in (401, 403):
+            hint = "" if self.api_key_env else " (no api_key_env is configured)"
+            error = ModelError(f"API key rejected by {where} (HTTP {status}: {detail}){hint}")
+        elif status == 404 and "model" in detail.lower():
+            error = ModelError(f"model {self.remote_model!r} not found on {where} ({detail})")
+        elif status == 404:
+            error = ModelError(
+                f"{where}/chat/completions not found (HTTP 404): is base_url right? "
+                "It usually ends in /v1"
+            )
+        elif status == 429:
+            error = ModelError(
+                f"rate limited by {where} (HTTP 429: {detail})",
+                transient=True,
+                retry_after=_retry_after(reply),
+            )
+        elif status >= 500:
+            error = ModelError(f"server error at {where} (HTTP {status}: {detail})", transient=True)
+        else:
+            error = ModelError(f"{where} rejected the request (HTTP {status}: {detail})")
+        return error
+
+
+def _json_or_text(reply: httpx.Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return reply.text
+
+
+def _message(payload: Any) -> str:
+    """The human part of an error body, in the shapes servers use."""
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)[:300]
+        return str(error)[:300]
+    text = str(payload).strip()
+    return text[:300] or "no details"
+
+
+def _retry_after(reply: httpx.Response) -> float | None:
+    try:
+        return max(0.0, min(float(reply.headers.get("retry-after", "")), 60.0))
+    except ValueError:
+        return None
