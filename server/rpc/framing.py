@@ -28,6 +28,15 @@ MAX_HEADER_BYTES = 4096
 
 _HEADER_START = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 _EMBEDDED_HEADER = re.compile(rb"content-length[ \t]*:[ \t]*\d+[ \t]*\r?\n", re.IGNORECASE)
+#: the start of such a header, cut off by the end of the bytes received so far
+_PARTIAL_HEADER = re.compile(
+    b"(?:"
+    + b"|".join(re.escape(b"content-length"[:n]) for n in range(1, 15))
+    + rb")(?:[ \t]*:[ \t]*\d*[ \t]*\r?)?\Z",
+    re.IGNORECASE,
+)
+#: how far back a search resumes, so a header split across two reads is still found
+_OVERLAP = 64
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]*")
 
 
@@ -49,9 +58,10 @@ class FrameDecoder:
         self.max_message_bytes = max_message_bytes
         self._buffer = bytearray()
         self._length: int | None = None  # declared length of the body being read
-        self._skip = 0  # bytes of a refused body still to discard
+        self._keep = True  # False: the body is too large and is being discarded
+        self._consumed = 0  # bytes of a discarded body already dropped from the buffer
+        self._scanned = 0  # how far the buffer was searched for an embedded header
         self._resyncing = False
-        self._scanned = 0  # how far the current body was searched for an embedded header
 
     def feed(self, data: bytes) -> list[Frame]:
         """Take ``data`` and return every frame it completes."""
@@ -61,15 +71,10 @@ class FrameDecoder:
             frame = self._next()
             if frame is None:
                 return frames
-            frames.append(frame)
+            if frame:  # b"" marks a discarded body: nothing to hand on
+                frames.append(frame)
 
     def _next(self) -> Frame | None:
-        if self._skip:
-            dropped = min(self._skip, len(self._buffer))
-            del self._buffer[:dropped]
-            self._skip -= dropped
-            if self._skip:
-                return None
         if self._resyncing and not self._resync():
             return None
         if self._length is None:
@@ -103,19 +108,21 @@ class FrameDecoder:
         if end == -1:
             return self._incomplete_header()
         block = bytes(self._buffer[:end])
+        for found in _HEADER_START.finditer(block, 1):
+            if block[found.start() - 1 : found.start()] != b"\n":  # glued to garbage: resync
+                return self._garbage(_describe_garbage(block[: found.start()]))
         length, problem = _parse_headers(block)
         if problem is not None or length is None:
             return self._garbage(problem or "header block without a Content-Length")
         del self._buffer[: end + blank]
-        if length > self.max_message_bytes:
-            self._skip = length
+        self._length, self._consumed, self._scanned = length, 0, 0
+        self._keep = length <= self.max_message_bytes
+        if not self._keep:
             return FrameError(
                 TOO_LARGE,
                 f"message of {length} bytes is larger than the limit of "
                 f"{self.max_message_bytes} bytes (--max-message-bytes); it was skipped",
             )
-        self._length = length
-        self._scanned = 0
         return self._body(length)
 
     def _incomplete_header(self) -> Frame | None:
@@ -131,21 +138,32 @@ class FrameDecoder:
         return None
 
     def _body(self, length: int) -> Frame | None:
-        available = min(len(self._buffer), length)
-        embedded = _EMBEDDED_HEADER.search(self._buffer, max(0, self._scanned - 32), available)
-        if embedded is not None:
-            self._length = None
+        """The body once complete; or, if a header starts inside it, an error and a rewind."""
+        remaining = length - self._consumed
+        embedded = _EMBEDDED_HEADER.search(self._buffer, max(0, self._scanned - _OVERLAP))
+        if embedded is not None and embedded.start() < remaining:
             del self._buffer[: embedded.start()]
+            self._length = None
+            if not self._keep:  # already answered -32005
+                return b""
             return FrameError(
                 PARSE_ERROR,
                 f"message shorter than its Content-Length of {length} bytes: "
                 f"a new header began after {embedded.start()} bytes",
             )
-        self._scanned = available
-        if len(self._buffer) < length:
+        self._scanned = len(self._buffer)
+        if len(self._buffer) < remaining:
+            if not self._keep:
+                dropped = max(0, len(self._buffer) - _OVERLAP)
+                del self._buffer[:dropped]
+                self._consumed += dropped
+                self._scanned -= dropped
             return None
-        body = bytes(self._buffer[:length])
-        del self._buffer[:length]
+        partial = _PARTIAL_HEADER.search(self._buffer, max(0, remaining - _OVERLAP))
+        if partial is not None and partial.start() < remaining:
+            return None  # a header may be starting inside this (invalid) body: wait and see
+        body = bytes(self._buffer[:remaining]) if self._keep else b""
+        del self._buffer[:remaining]
         self._length = None
         return body
 
