@@ -726,11 +726,12 @@ it arrives, as one undo step."
 (defun llm-flows-list ()
   "Show the pending flows: state, age, buffer and text."
   (interactive)
-  (with-current-buffer (get-buffer-create "*llm-flows*")
-    (llm-flows-list-mode)
-    (llm-flows--list-entries)
-    (tabulated-list-print)
-    (pop-to-buffer (current-buffer))))
+  (let ((buffer (get-buffer-create "*llm-flows*")))
+    (with-current-buffer buffer
+      (llm-flows-list-mode)
+      (llm-flows--list-entries)
+      (tabulated-list-print))
+    (pop-to-buffer buffer)))
 
 (defun llm-flows-list-visit ()
   "Go to the region of the flow on this line."

@@ -1,0 +1,404 @@
+;;; llm-flows-tests.el --- ERT tests of llm-flows.el against the real daemon -*- lexical-binding: t; -*-
+
+;;; Commentary:
+
+;; Run by editor/emacs/tests/test_emacs_ert.py, which points
+;; `llm-flows-server-command' at the real `llm-flows serve' and
+;; LLM_FLOWS_CONFIG at a config whose default model is the scripted
+;; test model: replacements teh->the, buyed->bought, alot->a lot,
+;; wierd->weird, recieve->receive, after a short delay; text with HANG
+;; never gets an answer, text with FAIL fails.
+;;
+;; The tests do what a user does, in the order a user does it, and
+;; check what the user sees: the buffer's text, point, the echo area
+;; (*Messages*), overlays and what one `undo' does.  Waiting is done
+;; with `accept-process-output' loops with a deadline, never sleeps.
+
+;;; Code:
+
+(require 'ert)
+(require 'cl-lib)
+(require 'llm-flows)
+
+(defconst llm-flows-test-deadline 20
+  "Seconds any wait may take before the test fails.")
+
+(defun llm-flows-test-wait (what predicate)
+  "Process the daemon's output until PREDICATE is true; fail naming WHAT."
+  (let ((deadline (+ (float-time) llm-flows-test-deadline)))
+    (while (and (not (funcall predicate)) (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (unless (funcall predicate)
+      (ert-fail (format "timed out waiting for %s; messages:\n%s"
+                        what (with-current-buffer (messages-buffer) (buffer-string)))))))
+
+(defun llm-flows-test-settle (buffer)
+  "Wait until BUFFER has no pending flow."
+  (llm-flows-test-wait "the flows to finish"
+                       (lambda () (null (llm-flows-pending buffer)))))
+
+(defun llm-flows-test-server-state (id)
+  "The state the daemon reports for flow ID (a synchronous request, tests only)."
+  (let ((rows (plist-get (jsonrpc-request (llm-flows--connection) 'flow/list nil) :flows)))
+    (plist-get (cl-find id (append rows nil) :key (lambda (row) (plist-get row :id))
+                        :test #'equal)
+               :state)))
+
+(defmacro llm-flows-test-with-buffer (text &rest body)
+  "Run BODY in a fresh `text-mode' buffer holding TEXT, with undo on.
+BODY sees the buffer as `buffer'; point is at its start."
+  (declare (indent 1))
+  `(let ((buffer (generate-new-buffer "notes.txt")))
+     (unwind-protect
+         (with-current-buffer buffer
+           (text-mode)
+           (buffer-enable-undo)
+           (insert ,text)
+           (setq buffer-undo-list nil)
+           (goto-char (point-min))
+           ,@body)
+       (let ((kill-buffer-query-functions nil))
+         (kill-buffer buffer)))))
+
+(defun llm-flows-test-command (command &optional function)
+  "Run FUNCTION (or COMMAND) as the command loop runs COMMAND."
+  (undo-auto--add-boundary)
+  (let ((this-command command))
+    (run-hooks 'pre-command-hook)
+    (funcall (or function command))
+    (setq last-command command)
+    (run-hooks 'post-command-hook)))
+
+(defun llm-flows-test-type (string)
+  "Type STRING at point, one `self-insert-command' per character."
+  (dolist (char (string-to-list string))
+    (let ((last-command-event char))
+      (llm-flows-test-command #'self-insert-command
+                              (lambda () (self-insert-command 1))))))
+
+(defun llm-flows-test-edit (regexp replacement)
+  "Replace the first match of REGEXP with REPLACEMENT, as one command."
+  (llm-flows-test-command
+   'llm-flows-test-edit
+   (lambda ()
+     (save-excursion
+       (goto-char (point-min))
+       (should (re-search-forward regexp nil t))
+       (replace-match replacement t t)))))
+
+(defun llm-flows-test-undo ()
+  "Press \\`C-/' once."
+  (llm-flows-test-command #'undo))
+
+(defmacro llm-flows-test-echo (&rest body)
+  "Run BODY; return what it wrote to the echo area (the *Messages* log)."
+  (declare (indent 0))
+  `(let ((start (with-current-buffer (messages-buffer) (point-max))))
+     ,@body
+     (with-current-buffer (messages-buffer)
+       (buffer-substring-no-properties start (point-max)))))
+
+(defun llm-flows-test-proposals ()
+  "The proposals shown in the current buffer: (YOUR-TEXT . SHOWN-PROPOSAL)."
+  (mapcar (lambda (overlay)
+            (cons (buffer-substring-no-properties (overlay-start overlay) (overlay-end overlay))
+                  (substring-no-properties (overlay-get overlay 'after-string))))
+          (llm-flows--proposals)))
+
+(defun llm-flows-test-pending-overlays ()
+  "The overlays that mark pending regions in the current buffer."
+  (cl-remove-if-not (lambda (overlay) (eq (overlay-get overlay 'face) 'llm-flows-pending))
+                    (overlays-in (point-min) (point-max))))
+
+(defun llm-flows-test-lighter ()
+  "The mode line's llm-flows text in the current buffer."
+  ;; `format-mode-line' gives "" in batch mode: evaluate the lighter's form.
+  (eval (cadr (cadr (assq 'llm-flows-mode minor-mode-alist))) t))
+
+;;;; The main experience
+
+(ert-deftest llm-flows-test-typing-while-pending ()
+  "Typing inside and outside the region is kept; point stays; one undo."
+  (llm-flows-test-with-buffer "Intro.\nI buyed a new car and teh dog liked it.\nOutro."
+    (let ((beg (line-beginning-position 2)) (end (line-end-position 2)))
+      (llm-correct-region beg end))
+    (should (equal (length (llm-flows-pending buffer)) 1))
+    (should (llm-flows-test-pending-overlays))
+    (should (equal (llm-flows-test-lighter) " LLM:1"))
+    ;; Type inside the region, then outside it, then put point after "dog".
+    (search-forward "new ")
+    (llm-flows-test-type "red ")
+    (goto-char (point-max))
+    (llm-flows-test-type " Bye")
+    (search-backward "dog")
+    (forward-word)
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string)
+                   "Intro.\nI bought a new red car and the dog liked it.\nOutro. Bye"))
+    (should (looking-back "the dog" (line-beginning-position)))
+    (should-not (llm-flows-test-pending-overlays))
+    (should (equal (llm-flows-test-lighter) ""))
+    ;; One undo reverts the correction and nothing the user typed.
+    (llm-flows-test-undo)
+    (should (equal (buffer-string)
+                   "Intro.\nI buyed a new red car and teh dog liked it.\nOutro. Bye"))))
+
+(ert-deftest llm-flows-test-typing-after-merge-is-its-own-undo-step ()
+  "Characters typed right after a correction do not join its undo step."
+  (llm-flows-test-with-buffer "I buyed it."
+    (llm-correct-region (point-min) (point-max))
+    (goto-char (point-max))
+    (llm-flows-test-type " ab")
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string) "I bought it. ab"))
+    (llm-flows-test-type "cd")
+    (should (equal (buffer-string) "I bought it. abcd"))
+    (llm-flows-test-undo)
+    (should (equal (buffer-string) "I bought it. ab"))
+    (let ((last-command 'undo))
+      (llm-flows-test-undo))
+    (should (equal (buffer-string) "I buyed it. ab"))))
+
+(ert-deftest llm-flows-test-applied-after-the-current-command ()
+  "A result that arrives during a command waits until the command ends."
+  (llm-flows-test-with-buffer "teh end."
+    (llm-correct-region (point-min) (point-max))
+    (let ((this-command 'some-long-command))
+      (llm-flows-test-wait "the merge result"
+                           (lambda () (memq (car llm-flows--flows) llm-flows--deferred)))
+      (should (equal (buffer-string) "teh end.")))
+    (run-hooks 'post-command-hook)
+    (should (equal (buffer-string) "the end."))
+    (should-not (llm-flows-pending buffer))))
+
+;;;; Conflicts and review
+
+(defconst llm-flows-test-five-errors
+  "I buyed a car. It was wierd. Then teh dog came. We liked it alot. Did you recieve it?"
+  "A text with five errors the scripted model corrects.")
+
+(ert-deftest llm-flows-test-conflict-accepted-and-rejected ()
+  "Where the user edited, the model's proposal waits for accept or reject."
+  (llm-flows-test-with-buffer llm-flows-test-five-errors
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-edit "teh" "my")
+    (llm-flows-test-edit "alot" "lots")
+    (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
+      (should (string-match-p "3 edits applied; 2 proposals to review" echo)))
+    (should (equal (buffer-string)
+                   "I bought a car. It was weird. Then my dog came. We liked it lots. Did you receive it?"))
+    (should (equal (llm-flows-test-proposals) '(("my" . "[the]") ("lots" . "[a lot]"))))
+    (should (equal (llm-flows-test-lighter) " LLM?2"))
+    (goto-char (point-min))
+    (llm-flows-test-command #'llm-flows-next)
+    (should (looking-at "my dog"))
+    (llm-flows-test-command #'llm-flows-accept)
+    (llm-flows-test-command #'llm-flows-next)
+    (should (looking-at "lots"))
+    (llm-flows-test-command #'llm-flows-reject)
+    (should (equal (buffer-string)
+                   "I bought a car. It was weird. Then the dog came. We liked it lots. Did you receive it?"))
+    (should-not (llm-flows-test-proposals))
+    (should (equal (llm-flows-test-lighter) ""))
+    (should-error (llm-flows-next) :type 'user-error)))
+
+(ert-deftest llm-flows-test-review-shows-every-edit-first ()
+  "With `llm-flows-review', nothing changes until the user accepts."
+  (llm-flows-test-with-buffer "I buyed teh car yesterday, and we all liked alot of it very much."
+    (let ((llm-flows-review t))
+      (llm-correct-region (point-min) (point-max))
+      (llm-flows-test-settle buffer))
+    (should (equal (buffer-string)
+                   "I buyed teh car yesterday, and we all liked alot of it very much."))
+    (should (equal (llm-flows-test-proposals)
+                   '(("buyed" . "[bought]") ("teh" . "[the]") ("alot" . "[a lot]"))))
+    (llm-flows-test-command #'llm-flows-accept-all)
+    (should (equal (buffer-string)
+                   "I bought the car yesterday, and we all liked a lot of it very much."))
+    (should-not (llm-flows-test-proposals))
+    (llm-flows-test-undo)
+    (should (equal (buffer-string)
+                   "I buyed teh car yesterday, and we all liked alot of it very much."))))
+
+;;;; Results that never arrive or never apply
+
+(ert-deftest llm-flows-test-dropped-result-says-why ()
+  "When the user rewrote the region meanwhile, the result is dropped."
+  (llm-flows-test-with-buffer "I buyed a car and teh dog liked it alot."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-edit "buyed a car and teh dog liked it alot"
+                         "sold my old bicycle because nobody rode it")
+    (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
+      (should (string-match-p "correct in notes.txt.*: dropped: ." echo)))
+    (should (equal (buffer-string) "I sold my old bicycle because nobody rode it."))))
+
+(ert-deftest llm-flows-test-failure-says-why ()
+  "A failing model changes nothing and the echo area says why."
+  (llm-flows-test-with-buffer "FAIL teh test."
+    (llm-correct-region (point-min) (point-max))
+    (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
+      (should (string-match-p "correct in notes.txt.*scripted failure" echo)))
+    (should (equal (buffer-string) "FAIL teh test."))
+    (should-not (llm-flows-test-pending-overlays))))
+
+(ert-deftest llm-flows-test-cancel ()
+  "Cancelling clears the region's marks and the daemon drops the flow."
+  (llm-flows-test-with-buffer "HANG on teh line."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-wait "the daemon's id" (lambda () (plist-get (car (llm-flows-pending)) :id)))
+    (let ((id (plist-get (car (llm-flows-pending)) :id)))
+      (should (string-match-p "cancelled" (llm-flows-test-echo
+                                             (llm-flows-test-command #'llm-flows-cancel))))
+      (should-not (llm-flows-pending))
+      (should-not (llm-flows-test-pending-overlays))
+      (llm-flows-test-wait "the daemon to cancel"
+                           (lambda () (equal (llm-flows-test-server-state id) "cancelled"))))
+    (should (equal (buffer-string) "HANG on teh line."))
+    (should-error (llm-flows-cancel) :type 'user-error)))
+
+(ert-deftest llm-flows-test-cancel-before-the-daemon-answers ()
+  "A flow cancelled before its id arrives is cancelled in the daemon too."
+  (llm-flows-test-with-buffer "HANG again teh."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-cancel-all)
+    (should-not (llm-flows-pending))
+    (llm-flows-test-wait
+     "the daemon to cancel"
+     (lambda ()
+       (let ((rows (append (plist-get (jsonrpc-request (llm-flows--connection) 'flow/list nil)
+                                      :flows)
+                           nil)))
+         (and rows (cl-every (lambda (row) (equal (plist-get row :state) "cancelled"))
+                             rows)))))))
+
+(ert-deftest llm-flows-test-killing-the-buffer-cancels ()
+  "Killing a buffer cancels its flows."
+  (let ((buffer (generate-new-buffer "doomed.txt")) id)
+    (with-current-buffer buffer
+      (insert "HANG teh end.")
+      (llm-correct-region (point-min) (point-max))
+      (llm-flows-test-wait "the daemon's id"
+                           (lambda () (plist-get (car (llm-flows-pending)) :id)))
+      (setq id (plist-get (car (llm-flows-pending)) :id)))
+    (kill-buffer buffer)
+    (should-not (llm-flows-pending))
+    (llm-flows-test-wait "the daemon to cancel"
+                         (lambda () (equal (llm-flows-test-server-state id) "cancelled")))))
+
+;;;; Several flows, deleted regions, a dying daemon
+
+(ert-deftest llm-flows-test-two-flows-in-one-buffer ()
+  "Two flows at once in one buffer both apply, each as its own undo step."
+  (llm-flows-test-with-buffer "First teh line.\nSecond buyed line."
+    (llm-correct-region (point-min) (line-end-position))
+    (llm-correct-region (line-beginning-position 2) (point-max))
+    (should (equal (llm-flows-test-lighter) " LLM:2"))
+    (goto-char (point-max))
+    (llm-flows-test-type " Yes.")
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string) "First the line.\nSecond bought line. Yes."))
+    (should (eobp))
+    (llm-flows-test-undo)
+    (let ((last-command 'undo))
+      (llm-flows-test-undo))
+    (should (equal (buffer-string) "First teh line.\nSecond buyed line. Yes."))))
+
+(ert-deftest llm-flows-test-flows-in-two-buffers ()
+  "Flows in two buffers each land in their own buffer."
+  (llm-flows-test-with-buffer "One teh."
+    (let ((other (generate-new-buffer "other.txt")))
+      (unwind-protect
+          (progn
+            (with-current-buffer other
+              (insert "Two buyed.")
+              (llm-correct-region (point-min) (point-max)))
+            (llm-correct-region (point-min) (point-max))
+            (should (equal (length (llm-flows-pending)) 2))
+            (llm-flows-test-wait "both flows" (lambda () (null (llm-flows-pending))))
+            (should (equal (buffer-string) "One the."))
+            (should (equal (with-current-buffer other (buffer-string)) "Two bought.")))
+        (kill-buffer other)))))
+
+(ert-deftest llm-flows-test-region-deleted-while-pending ()
+  "Deleting the whole region drops its flow; nothing comes back later."
+  (llm-flows-test-with-buffer "Keep this. Delete teh rest."
+    (let ((beg (progn (search-forward "Delete") (match-beginning 0))))
+      (llm-correct-region beg (point-max))
+      (let ((echo (llm-flows-test-echo
+                    (llm-flows-test-command
+                     'kill-region (lambda () (delete-region beg (point-max)))))))
+        (should (string-match-p "dropped: the region was deleted" echo))))
+    (should-not (llm-flows-pending))
+    (should-not (llm-flows-test-pending-overlays))
+    (llm-flows-test-type "More text teh.")
+    ;; A second flow proves the daemon went on; the first never lands.
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string) "Keep this. More text the."))))
+
+(ert-deftest llm-flows-test-daemon-killed-while-pending ()
+  "A dead daemon's flows are reported lost; the next command starts a new one."
+  (llm-flows-test-with-buffer "HANG teh daemon."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-wait "the daemon's id" (lambda () (plist-get (car (llm-flows-pending)) :id)))
+    (let ((process (jsonrpc--process llm-flows--connection)))
+      (let ((echo (llm-flows-test-echo
+                    (signal-process process 'SIGKILL)
+                    (llm-flows-test-settle buffer))))
+        (should (string-match-p "daemon stopped; 1 pending flow lost (correct in notes.txt)"
+                                echo)))
+      (should-not (llm-flows-test-pending-overlays))
+      (should (equal (llm-flows-test-lighter) ""))
+      (erase-buffer)
+      (insert "A new teh daemon.")
+      (llm-correct-region (point-min) (point-max))
+      (should-not (eq (jsonrpc--process llm-flows--connection) process))
+      (llm-flows-test-settle buffer)
+      (should (equal (buffer-string) "A new the daemon.")))))
+
+;;;; Text
+
+(ert-deftest llm-flows-test-non-ascii ()
+  "Emoji, CJK and combining characters keep their places."
+  (llm-flows-test-with-buffer "Café 😀 teh 日本語 buyed 👍🏽 e\u0301 alot. 漢字も end"
+    (llm-correct-region (point-min) (point-max))
+    (search-forward "漢字")
+    (llm-flows-test-type "と🎉")
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string)
+                   "Café 😀 the 日本語 bought 👍🏽 e\u0301 a lot. 漢字と🎉も end"))
+    (should (looking-back "と🎉" (line-beginning-position)))))
+
+(ert-deftest llm-flows-test-any-major-mode ()
+  "A comment in a programming mode is corrected in place."
+  (llm-flows-test-with-buffer ";; This buyed nothing.\n(setq x \"teh\")\n"
+    (emacs-lisp-mode)
+    (llm-correct-region (point-min) (line-end-position))
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string) ";; This bought nothing.\n(setq x \"teh\")\n"))))
+
+(ert-deftest llm-flows-test-bad-input-keeps-text ()
+  "An empty region or a blank instruction is refused with a clear error."
+  (llm-flows-test-with-buffer "Some text."
+    (should (equal (cadr (should-error (llm-correct-region 3 3) :type 'user-error))
+                   "[llm-flows] the region is empty"))
+    (should-error (llm-flows-rewrite-region (point-min) (point-max) " ") :type 'user-error)
+    (should-error (call-interactively #'llm-correct-region) :type 'user-error)
+    (should (equal (buffer-string) "Some text."))
+    (should-not (llm-flows-pending))))
+
+(ert-deftest llm-flows-test-list ()
+  "The list of flows shows each pending flow's state, buffer and text."
+  (llm-flows-test-with-buffer "HANG listed teh."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-wait "the flow to run"
+                         (lambda () (equal (plist-get (car (llm-flows-pending)) :state)
+                                           "running")))
+    (save-window-excursion
+      (llm-flows-list)
+      (should (string-match-p "correct +running +[0-9]+s +notes.txt +HANG listed teh\\."
+                              (buffer-string))))
+    (llm-flows-cancel-all)))
+
+(provide 'llm-flows-tests)
+;;; llm-flows-tests.el ends here
