@@ -141,3 +141,5 @@ def _setup_logging(log_file: Path | None, level: str) -> None:
         handlers=handlers,
         force=True,
     )
+    # python-lsp-jsonrpc logs a traceback for every error answer; ours say it in one line.
+    logging.getLogger("pylsp_jsonrpc").setLevel(logging.CRITICAL)

@@ -117,6 +117,8 @@ class Connection:
         """Queue one message for the client (from the loop's thread)."""
         if self.closed:
             return
+        if "error" in message:
+            log.info("%s: answered %r with %s", self.owner, message.get("id"), message["error"])
         try:
             body = encode_message(message)
         except (TypeError, ValueError) as exc:  # a bug: answer rather than go silent

@@ -40,6 +40,7 @@ class Client:
         self._read = read
         self._inbox: queue.Queue[dict[str, Any] | Exception | None] = queue.Queue()
         self.notifications: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []
         self._next_id = 0
         threading.Thread(target=self._read_loop, daemon=True).start()
@@ -124,6 +125,18 @@ class Client:
                 return message
             else:
                 raise AssertionError(f"unexpected answer {message} while waiting for {msg_id!r}")
+
+    def response_skipping(self, msg_id: int | str) -> dict[str, Any]:
+        """The answer to ``msg_id``; other answers (e.g. to garbage) are kept in ``answers``."""
+        while True:
+            message = self.receive()
+            assert message is not None, f"stream closed before the answer to {msg_id!r}"
+            if "method" in message:
+                self.notifications.append(message)
+            elif message.get("id") == msg_id:
+                return message
+            else:
+                self.answers.append(message)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Request, and return the result (failing the test on an error answer)."""
