@@ -156,6 +156,11 @@ background), so only a stuck daemon ever reaches this.")
 
 (defun llm-flows--start-daemon ()
   "Start `llm-flows-server-command' and greet it; return the connection."
+  (unless (and (consp llm-flows-server-command)
+               (executable-find (car llm-flows-server-command)))
+    (user-error "[llm-flows] cannot start the daemon %S: no such program %S %s"
+                llm-flows-server-command (car-safe llm-flows-server-command)
+                "(install llm-flows, or set `llm-flows-server-command')"))
   (let* ((default-directory (if (file-remote-p default-directory)
                                 (expand-file-name "~/")
                               default-directory))
@@ -178,15 +183,23 @@ background), so only a stuck daemon ever reaches this.")
                (kill-buffer stderr))
              (user-error "[llm-flows] cannot start the daemon %S: %s"
                          llm-flows-server-command (error-message-string err))))))
-    (jsonrpc-async-request
-     conn 'initialize
-     (list :client (list :name "llm-flows.el" :version llm-flows--version))
-     :success-fn #'ignore
-     :error-fn (lambda (err)
-                 (message "[llm-flows] the daemon refused to start: %s"
-                          (plist-get err :message)))
-     :timeout llm-flows--request-timeout
-     :timeout-fn (lambda () (message "[llm-flows] the daemon does not answer")))
+    (condition-case err
+        (jsonrpc-async-request
+         conn 'initialize
+         (list :client (list :name "llm-flows.el" :version llm-flows--version))
+         :success-fn #'ignore
+         :error-fn (lambda (err)
+                     ;; -1 is "Server died": `llm-flows--on-shutdown' says more.
+                     (unless (eql (plist-get err :code) -1)
+                       (message "[llm-flows] the daemon refused to start: %s"
+                                (plist-get err :message))))
+         :timeout llm-flows--request-timeout
+         :timeout-fn (lambda () (message "[llm-flows] the daemon does not answer")))
+      (error
+       (user-error "[llm-flows] the daemon %S exited at once: %s"
+                   llm-flows-server-command
+                   (or (llm-flows--last-line (jsonrpc-stderr-buffer conn))
+                       (error-message-string err)))))
     conn))
 
 (defun llm-flows--request (flow method params on-success)

@@ -171,6 +171,45 @@ BODY sees the buffer as `buffer'; point is at its start."
     (should (equal (buffer-string) "the end."))
     (should-not (llm-flows-pending buffer))))
 
+;; The daemon answers `flow/merge' with offsets into the text it was
+;; sent; typing after the request moves them, or makes an edit unsafe.
+(ert-deftest llm-flows-test-typing-while-the-merge-is-in-flight ()
+  "Edits made between `flow/merge' and its answer move or skip model edits."
+  (llm-flows-test-with-buffer "I buyed a new car and we all went out to see teh dog."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-wait "the merge request"
+                         (lambda () (equal (plist-get (car (llm-flows-pending)) :state)
+                                           "merging")))
+    (llm-flows-test-type "Well, ")
+    (search-forward "teh")
+    (llm-flows-test-type "re")
+    (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
+      (should (string-match-p "1 edit applied; 1 edit skipped where you typed meanwhile"
+                              echo)))
+    (should (equal (buffer-string)
+                   "Well, I bought a new car and we all went out to see tehre dog."))
+    (should (looking-back "tehre" (line-beginning-position)))))
+
+(ert-deftest llm-flows-test-rewrite ()
+  "A rewrite with an instruction lands like a correction."
+  (llm-flows-test-with-buffer "Please rewrite teh sentence."
+    (llm-flows-rewrite-region (point-min) (point-max) "Make it formal")
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string) "Please rewrite the sentence."))))
+
+(ert-deftest llm-flows-test-daemon-that-cannot-start ()
+  "A daemon command that does not exist is a clear error; the text stays."
+  (llm-flows-test-with-buffer "Some teh text."
+    (let* ((llm-flows-server-command '("/nonexistent/llm-flows" "serve"))
+           (llm-flows--connection nil)
+           (err (should-error (llm-correct-region (point-min) (point-max))
+                              :type 'user-error)))
+      (should (string-match-p "cannot start the daemon .*: no such program \"/nonexistent/llm-flows\""
+                              (cadr err))))
+    (should (equal (buffer-string) "Some teh text."))
+    (should-not (llm-flows-pending))
+    (should-not (llm-flows-test-pending-overlays))))
+
 ;;;; Conflicts and review
 
 (defconst llm-flows-test-five-errors
