@@ -73,6 +73,8 @@ def _line_of(path: Path, key: str) -> int | None:
                 break  # the next table header
             if wanted.match(lines[number]):
                 return number + 1
+        if table:
+            return start  # a missing key: point at its table
     return None
 
 
@@ -90,6 +92,8 @@ class Config:
     plugins: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``log = true|false`` overrides ``llm-flows logs on|off``; None: not set
+    log: bool | None = None
 
     @property
     def directory(self) -> Path:
@@ -138,7 +142,8 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{path}:{found[1]}:{found[2]}" if found else str(path)
+        end = len(path.read_text(encoding="utf-8").splitlines())
+        where = f"{path}:{found[1]}:{found[2]}" if found else f"{path}:{end}"
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError(f"{where}: invalid TOML: {message}") from exc
     return parse_config(data, path)
@@ -180,7 +185,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     flows = data.get("flows", {})
     if not isinstance(flows, dict) or not all(isinstance(v, dict) for v in flows.values()):
         raise fail("flows", "must be a table of [flows.NAME] tables")
-    return Config(path, default_model, models, plugins, words, flows)
+    log = data.get("log")
+    if log is not None and not isinstance(log, bool):
+        raise fail("log", "must be true or false")
+    return Config(path, default_model, models, plugins, words, flows, log)
 
 
 def _strings(value: Any, error: ConfigError) -> tuple[str, ...]:

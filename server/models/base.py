@@ -145,6 +145,11 @@ class Response:
         return [*head, Part("generated", "".join(self._chunks))]
 
     @property
+    def output(self) -> str:
+        """The text streamed so far (all of it once :attr:`done`)."""
+        return "".join(self._chunks)
+
+    @property
     def done(self) -> bool:
         return self._done.is_set()
 
@@ -195,7 +200,7 @@ class Response:
         """A plain record for logs and the protocol."""
         return {
             "model": self.resolved_model,
-            "text": "".join(self._chunks),
+            "text": self.output,
             "finish_reason": self.finish_reason,
             "usage": None if self.usage is None else vars(self.usage),
             "duration": self.duration,

@@ -48,7 +48,7 @@ def settings(
             )
         types = schema[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            names = " or ".join("number" if t is float else t.__name__ for t in types)
+            names = "number" if float in types else " or ".join(t.__name__ for t in types)
             raise declared.error(key, f"must be a {names}, not {value!r}")
     return dict(declared.settings)
 
@@ -71,6 +71,7 @@ def _openai(declared: ModelConfig) -> Model:
         "retries": (int,),
         "retry_backoff": _NUMBER,
         "sampling_extras": (bool,),
+        "extra_body": (dict,),
         "max_concurrency": (int,),
         "context_tokens": (int,),
     }

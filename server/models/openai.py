@@ -46,6 +46,7 @@ class OpenAIModel(Model):
         retries: int = 2,
         retry_backoff: float = 0.5,
         sampling_extras: bool | None = None,
+        extra_body: dict[str, Any] | None = None,
         max_concurrency: int = 4,
         context_tokens: int = 8192,
         default_options: dict[str, Any] | None = None,
@@ -64,6 +65,8 @@ class OpenAIModel(Model):
             if sampling_extras is not None
             else urlsplit(self.base_url).hostname != "api.openai.com"
         )
+        #: server-specific request fields (grammar, guided decoding, ...)
+        self.extra_body = dict(extra_body or {})
         self.max_concurrency = max_concurrency  # type: ignore[misc]
         self.context_tokens = context_tokens  # type: ignore[misc]
         self._sleep = sleep
@@ -87,6 +90,7 @@ class OpenAIModel(Model):
             "messages": messages,
             "stream": True,
             "stream_options": {"include_usage": True},
+            **self.extra_body,
         }
         options = prompt.options
         for key in ("max_tokens", "temperature", "top_p", "seed"):

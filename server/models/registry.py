@@ -67,9 +67,8 @@ class Registry:
         for name, declared in self.config.models.items():
             if declared.backend not in self._backends:
                 known = ", ".join(sorted(self._backends))
-                raise ConfigError(
-                    f"{self.config.path}: models.{name}.backend: unknown backend "
-                    f"{declared.backend!r} (known: {known})"
+                raise declared.error(
+                    "backend", f"unknown backend {declared.backend!r} (known: {known})"
                 )
             self._declared[name] = declared
             self._infos[name] = ModelInfo(name, declared.backend, declared.aliases, "")

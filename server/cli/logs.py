@@ -1,0 +1,82 @@
+"""``llm-flows logs on|off|status|list|path``: the opt-in response log."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..config import ConfigError, load_config
+from ..log import count_responses, log_path, logging_enabled, recent_responses, set_logging
+
+
+@click.group("logs")
+def logs() -> None:
+    """Turn the response log on or off, list or locate it.
+
+    Off by default: editor buffers can hold secrets. When on, every model
+    response (prompt, options, answer, tokens, time) is kept in a private
+    SQLite file (mode 0600) in $XDG_DATA_HOME/llm-flows/.
+    """
+
+
+def _config_setting() -> bool | None:
+    try:
+        return load_config().log
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _warn_if_overridden(wanted: bool) -> None:
+    setting = _config_setting()
+    if setting is not None and setting != wanted:
+        state = "true" if setting else "false"
+        click.echo(f"note: the config file says log = {state}, which wins", err=True)
+
+
+@logs.command("on")
+def on() -> None:
+    """Log every response from now on."""
+    set_logging(True)
+    _warn_if_overridden(True)
+    click.echo(f"logging on: {log_path()}")
+
+
+@logs.command("off")
+def off() -> None:
+    """Stop logging (the rows already logged stay)."""
+    set_logging(False)
+    _warn_if_overridden(False)
+    click.echo("logging off")
+
+
+@logs.command("status")
+def status() -> None:
+    """Whether responses are logged, where, and how many are kept."""
+    setting = _config_setting()
+    enabled = setting if setting is not None else logging_enabled()
+    why = " (set by the config file's `log` key)" if setting is not None else ""
+    click.echo(f"logging {'on' if enabled else 'off'}{why}")
+    click.echo(f"database: {log_path()}")
+    click.echo(f"responses logged: {count_responses()}")
+
+
+@logs.command("path")
+def path() -> None:
+    """Print where the log database is (or would be)."""
+    click.echo(str(log_path()))
+
+
+@logs.command("list")
+@click.option("-n", "--count", default=10, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per response.")
+def list_logs(count: int, as_json: bool) -> None:
+    """The most recent logged responses."""
+    for row in recent_responses(count):
+        if as_json:
+            click.echo(json.dumps(row))
+            continue
+        tokens = f"{row['input_tokens']}->{row['output_tokens']} tokens"
+        click.echo(f"#{row['id']} {row['time']} {row['model']} {row['finish_reason']} {tokens}")
+        click.echo(f"  prompt:   {row['prompt']!r}")
+        click.echo(f"  response: {row['response']!r}")

@@ -1,0 +1,141 @@
+"""The opt-in response log: one SQLite row per model response.
+
+Off by default, because editor buffers can hold secrets. ``llm-flows logs on``
+creates a marker file next to the database; ``log = true|false`` in the config
+file overrides the marker. The database and its folder are private to the user
+(modes 0600 and 0700). Writes are small and synchronous (a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .config import Config, data_dir
+from .models.base import Response
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    model TEXT NOT NULL,
+    resolved_model TEXT,
+    flow TEXT,
+    prompt TEXT NOT NULL,
+    system TEXT,
+    input TEXT,
+    options TEXT NOT NULL,
+    response TEXT NOT NULL,
+    finish_reason TEXT,
+    error TEXT,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    duration REAL
+)
+"""
+_COLUMNS = (
+    "id, time, model, resolved_model, flow, prompt, system, input, options, response, "
+    "finish_reason, error, input_tokens, output_tokens, duration"
+)
+
+
+def log_path() -> Path:
+    """``$XDG_DATA_HOME/llm-flows/logs.db``."""
+    return data_dir() / "logs.db"
+
+
+def _marker() -> Path:
+    return data_dir() / "logs-on"
+
+
+def logging_enabled(config: Config | None = None) -> bool:
+    """Whether responses are logged: the config's ``log`` key, else ``logs on|off``."""
+    if config is not None and config.log is not None:
+        return config.log
+    return _marker().exists()
+
+
+def set_logging(enabled: bool) -> None:
+    """Turn logging on or off (the marker file; the config key still wins)."""
+    if enabled:
+        data_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+        _marker().touch()
+    else:
+        _marker().unlink(missing_ok=True)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # private before SQLite opens it
+    os.chmod(path, 0o600)
+    connection = sqlite3.connect(path)
+    connection.execute(_SCHEMA)
+    return connection
+
+
+def log_response(
+    response: Response,
+    *,
+    flow: str | None = None,
+    config: Config | None = None,
+    path: Path | None = None,
+) -> bool:
+    """Record a finished ``response`` if logging is on; True when a row was written.
+
+    ``path`` (default :func:`log_path`) is for tests; ``config`` lets the
+    config file's ``log`` key decide. Never raises for a full disk or a locked
+    database: logging must not fail a flow (it returns False instead).
+    """
+    if not logging_enabled(config):
+        return False
+    prompt = response.prompt
+    usage = response.usage
+    row = (
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        response.model.model_id,
+        response.resolved_model,
+        flow,
+        prompt.text,
+        prompt.system,
+        prompt.input,
+        json.dumps(prompt.options.model_dump(exclude_defaults=True)),
+        response.output,
+        response.finish_reason,
+        response.error,
+        None if usage is None else usage.input_tokens,
+        None if usage is None else usage.output_tokens,
+        response.duration,
+    )
+    try:
+        with closing(_connect(path or log_path())) as db, db:
+            names = _COLUMNS.split(", ", 1)[1]  # all but id
+            db.execute(f"INSERT INTO responses ({names}) VALUES ({', '.join('?' * len(row))})", row)
+    except (sqlite3.Error, OSError):
+        return False
+    return True
+
+
+def recent_responses(limit: int = 10, path: Path | None = None) -> list[dict[str, Any]]:
+    """The last ``limit`` rows, newest first (empty when nothing was logged)."""
+    path = path or log_path()
+    if not path.exists():
+        return []
+    with closing(_connect(path)) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM responses ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def count_responses(path: Path | None = None) -> int:
+    path = path or log_path()
+    if not path.exists():
+        return 0
+    with closing(_connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])

@@ -1,0 +1,116 @@
+"""`llm-flows models`, `prompt` and `logs` through real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from llm_flows.config import Config
+from llm_flows.log import log_response
+from llm_flows.models import Prompt
+from llm_flows.models.spell import SpellModel
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llm_flows", *args],
+        input=stdin,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+
+
+@pytest.fixture
+def isolated(write_config: Callable[..., Path], tmp_path: Path) -> Path:
+    """XDG folders in tmp_path and a config with a scripted and an openai model."""
+    return write_config(
+        scripted={"replace": {"teh": "the"}, "aliases": ["s"]},
+        models={
+            "local": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "retries": 0},
+        },
+    )
+
+
+def test_models_list_shows_ids_backends_aliases_and_default(isolated: Path) -> None:
+    result = cli("models", "list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "* spell  [spell]  offline English spelling corrector" in "\n".join(lines)
+    assert "  local  [openai]  local at http://127.0.0.1:9/v1" in lines
+    assert any(line.startswith("  scripted  [scripted] (aliases: s)") for line in lines)
+    rows = [json.loads(line) for line in cli("models", "list", "--json").stdout.splitlines()]
+    assert {"id": "local", "backend": "openai", "aliases": [], "default": False}.items() <= rows[
+        0
+    ].items()
+
+
+def test_models_options_lists_each_option(isolated: Path) -> None:
+    result = cli("models", "options", "spell")
+    assert result.returncode == 0
+    assert "temperature: float | None  Sampling temperature." in result.stdout
+    assert "stop: list[str]" in result.stdout
+    unknown = cli("models", "options", "nope")
+    assert unknown.returncode == 1
+    assert "unknown model 'nope' (available: local, scripted, spell)" in unknown.stderr
+
+
+def test_prompt_streams_text_and_reads_stdin(isolated: Path) -> None:
+    assert cli("prompt", "-m", "s", "teh cat").stdout == "the cat"
+    piped = cli("prompt", "-", stdin="I recieve teh mail\n")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == "I receive the mail\n"
+
+
+def test_prompt_errors_are_clear(isolated: Path) -> None:
+    bad_option = cli("prompt", "-o", "tempreature", "1", "hello")
+    assert bad_option.returncode == 2
+    assert "unknown option 'tempreature' (known: max_tokens," in bad_option.stderr
+    down = cli("prompt", "-m", "local", "hello")
+    assert down.returncode == 1
+    assert "Error: no server at http://127.0.0.1:9/v1" in down.stderr
+
+
+def test_logs_are_off_by_default_then_private_and_listed(isolated: Path, tmp_path: Path) -> None:
+    assert cli("logs", "status").stdout.startswith("logging off")
+    cli("prompt", "teh one")
+    assert cli("logs", "list").stdout == ""
+    assert cli("logs", "on").returncode == 0
+    assert cli("prompt", "-m", "s", "-s", "be nice", "teh two").stdout == "the two"
+    database = Path(cli("logs", "path").stdout.strip())
+    assert database == tmp_path / "xdg-data" / "llm-flows" / "logs.db"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    listed = cli("logs", "list").stdout
+    assert "scripted stop" in listed and "'teh two'" in listed and "'the two'" in listed
+    rows = [json.loads(line) for line in cli("logs", "list", "--json").stdout.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["system"] == "be nice" and rows[0]["response"] == "the two"
+    status = cli("logs", "status").stdout
+    assert "logging on" in status and "responses logged: 1" in status
+    cli("logs", "off")
+    cli("prompt", "teh three")
+    assert len(cli("logs", "list", "--json").stdout.splitlines()) == 1
+
+
+def test_log_response_api_records_one_row(tmp_path: Path) -> None:
+    model = SpellModel("spell")
+    response = model.respond(Prompt("Fix: teh", input="teh", options=model.default_options))
+    asyncio.run(response.text())
+    path = tmp_path / "logs.db"
+    assert log_response(response, flow="correct", config=Config(log=False), path=path) is False
+    assert log_response(response, flow="correct", config=Config(log=True), path=path) is True
+    with sqlite3.connect(path) as db:
+        row = db.execute(
+            "SELECT model, flow, input, response, finish_reason FROM responses"
+        ).fetchone()
+    assert row == ("spell", "correct", "teh", "the", "stop")

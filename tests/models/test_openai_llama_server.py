@@ -1,0 +1,88 @@
+"""The `openai` backend against a real OpenAI-compatible server: llama_cpp.server
+on loopback, serving a tiny random-weight GGUF; a grammar forces exact text."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from llm_flows.models import ModelError, Prompt
+from llm_flows.models.openai import OpenAIModel
+
+from .tiny_gguf import exact_grammar, write_tiny_gguf
+
+pytestmark = [pytest.mark.llama, pytest.mark.slow]
+pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+
+ANSWER = "Hello, world!"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+               "--model_alias", "tiny", "--host", "127.0.0.1", "--port", str(port),
+               "--n_threads", "1", "--n_ctx", "512"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(600):  # until it listens (or dies)
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode() if process.stderr else "")
+            try:
+                httpx.get(f"{url}/models", timeout=0.5)
+                break
+            except httpx.TransportError:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(0.1)  # not a sleep: returns at once if it dies
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def ask(url: str, **options: Any) -> tuple[list[str], Any]:
+    async def run() -> tuple[list[str], Any]:
+        model = OpenAIModel(
+            "tiny", base_url=url, extra_body={"grammar": exact_grammar(ANSWER)}, retries=0
+        )
+        response = model.respond(Prompt("Say hello", options=model.default_options.merged(options)))
+        chunks = [chunk async for chunk in response]
+        await model.aclose()
+        return chunks, response
+
+    return asyncio.run(run())
+
+
+def test_streams_the_forced_answer_in_several_chunks(server: str) -> None:
+    chunks, response = ask(server, temperature=0.0)
+    assert "".join(chunks) == ANSWER and len(chunks) > 1
+    assert response.finish_reason == "stop"
+    assert response.usage.output_tokens >= 1 and response.usage.input_tokens >= 1
+
+
+def test_stop_sequence_ends_the_answer_before_it(server: str) -> None:
+    chunks, response = ask(server, stop=["wor"])
+    assert "".join(chunks) == "Hello, "
+    assert response.finish_reason == "stop"
+
+
+def test_max_tokens_cuts_with_finish_reason_length(server: str) -> None:
+    chunks, response = ask(server, max_tokens=3)
+    assert ANSWER.startswith("".join(chunks)) and len("".join(chunks)) < len(ANSWER)
+    assert response.finish_reason == "length"
+
+
+def test_wrong_base_url_says_so(server: str) -> None:
+    with pytest.raises(ModelError, match=r"not found \(HTTP 404\): is base_url right"):
+        ask(server.removesuffix("/v1") + "/nope")
