@@ -1,44 +1,41 @@
-"""Token-level Myers diff.
+"""Token-level Myers diff of two texts, as hunks in code-point offsets.
 
-Each distinct token becomes one code point, so a character diff of the encoded
-strings is a token diff. The diff core is google's diff-match-patch (Myers'
-O(ND) algorithm with common prefix/suffix trimming), in its C++ build from
-fast-diff-match-patch when installed and otherwise the pure-Python one; both
-run with no time limit and no cleanup, so the diff stays minimal.
+Each distinct token (or piece) becomes one code point, so a character diff of
+the encoded strings is a token diff. The diff core is google's diff-match-patch
+(Myers' O(ND) algorithm with common prefix/suffix trimming): its C++ build from
+fast-diff-match-patch when installed, else the pure-Python one; both run with
+no time limit and no cleanup, so the diff stays minimal.
+
+Myers costs grow with length times the number of changes, and tokenizing costs
+too, so texts are diffed in levels: sentences (lines, cut again after ". "),
+then words with their punctuation inside the sentences that changed, then
+tokens inside the words that changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from itertools import chain
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate, chain
 from typing import NamedTuple
 
-__all__ = ["ENGINE", "Hunk", "encode", "hunks", "native_ops", "pure_ops"]
+from .tokenize import tokenize
+
+__all__ = ["ENGINE", "Hunk", "Ops", "diff", "native_ops", "pure_ops"]
 
 #: A diff as (operation, length) pairs: "=" keep, "-" delete, "+" insert.
 Ops = list[tuple[str, int]]
+Differ = Callable[[str, str], Ops]
 
 
 class Hunk(NamedTuple):
-    """``a[a_start:a_end]`` became ``b[b_start:b_end]`` (token indices)."""
+    """``a[a_start:a_end]`` became ``b[b_start:b_end]``."""
 
     a_start: int
     a_end: int
     b_start: int
     b_end: int
-
-
-def encode(*sequences: Sequence[str]) -> list[str]:
-    """Each token sequence as a string with one code point per token, shared across all."""
-    vocabulary = dict.fromkeys(chain.from_iterable(sequences))
-    code_points = chain(range(1, 0xD800), range(0xE000, 0x110000))  # no surrogates
-    codes = dict(zip(vocabulary, map(chr, code_points), strict=False))
-    if len(codes) < len(vocabulary):
-        raise ValueError(
-            f"the texts hold {len(vocabulary)} distinct words; the merge handles at most "
-            f"{len(codes)}"
-        )
-    return ["".join(map(codes.__getitem__, tokens)) for tokens in sequences]
 
 
 def pure_ops(a: str, b: str) -> Ops:
@@ -51,14 +48,14 @@ def pure_ops(a: str, b: str) -> Ops:
     return [(signs[op], len(text)) for op, text in dmp.diff_main(a, b, False)]
 
 
-def _native() -> Callable[[str, str], Ops] | None:
+def _native() -> Differ | None:
     try:
-        from fast_diff_match_patch import diff
+        from fast_diff_match_patch import diff as fast_diff
     except ImportError:
         return None
 
     def ops(a: str, b: str) -> Ops:
-        result: Ops = diff(a, b, timelimit=0, checklines=False, cleanup="No", counts_only=True)
+        result: Ops = fast_diff(a, b, timelimit=0, checklines=False, cleanup="No")
         return result
 
     return ops
@@ -69,21 +66,87 @@ native_ops = _native()
 ENGINE = "fast-diff-match-patch (C++)" if native_ops else "diff-match-patch (pure Python)"
 
 
-def hunks(a: str, b: str, ops: Callable[[str, str], Ops] | None = None) -> list[Hunk]:
-    """The changed stretches between encoded strings ``a`` and ``b``, in order.
+def diff(a: str, b: str, ops: Differ | None = None) -> list[Hunk]:
+    """The changed stretches from ``a`` to ``b`` in order, each starting and ending on tokens.
 
-    Adjacent deletions and insertions form one hunk; hunks are separated by at
-    least one unchanged token.
+    Hunks are separated by at least one unchanged token.
     """
     if a == b:
         return []
-    found: list[Hunk] = []
+    return list(_refine(a, b, 0, ops or native_ops or pure_ops))
+
+
+def _sentences(text: str) -> list[str]:
+    """Cut after each line break and each ". "."""
+    return _cut(text, "\n", ". ")
+
+
+def _words(text: str) -> list[str]:
+    """Cut after each space: words with their punctuation."""
+    return _cut(text, " ")
+
+
+def _cut(text: str, *separators: str) -> list[str]:
+    """``text`` cut after each of ``separators`` (kept), with no empty piece."""
+    mark = "\0"
+    if mark in text:  # cannot mark the cuts: cut at line breaks alone
+        return text.splitlines(keepends=True)
+    for separator in separators:
+        text = text.replace(separator, separator + mark)
+    pieces = text.split(mark)
+    if not pieces[-1]:
+        pieces.pop()
+    return pieces
+
+
+#: Each level cuts what the one before found changed into smaller pieces; the last gives tokens.
+_LEVELS: tuple[Callable[[str], list[str]], ...] = (_sentences, _words, tokenize)
+
+
+def _refine(a: str, b: str, level: int, run: Differ) -> Iterator[Hunk]:
+    """Hunks between ``a`` and ``b``, diffing level by level only where something changed."""
+    cut = _LEVELS[level]
+    for h in _changed(cut(a), cut(b), _anchored(run) if level == 0 else run):
+        if level + 1 == len(_LEVELS):
+            yield h
+            continue
+        inner = _refine(a[h.a_start : h.a_end], b[h.b_start : h.b_end], level + 1, run)
+        yield from (
+            Hunk(
+                h.a_start + g.a_start,
+                h.a_start + g.a_end,
+                h.b_start + g.b_start,
+                h.b_start + g.b_end,
+            )
+            for g in inner
+        )
+
+
+def _changed(a: list[str], b: list[str], run: Differ) -> Iterator[Hunk]:
+    """Hunks between two lists of strings, in code points of their concatenations."""
+    # Most calls are tiny ("word" -> "words"): trim what both share, and skip the
+    # diff when what is left can only be one hunk.
+    shortest = min(len(a), len(b))
+    head = 0
+    while head < shortest and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < shortest - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    skipped = sum(map(len, a[:head]))  # the same in b
+    a, b = a[head : len(a) - tail], b[head : len(b) - tail]
+    offsets_a = [*accumulate(map(len, a), initial=skipped)]
+    offsets_b = [*accumulate(map(len, b), initial=skipped)]
+    if not a or not b or len(a) == len(b) == 1:
+        if a or b:
+            yield Hunk(offsets_a[0], offsets_a[-1], offsets_b[0], offsets_b[-1])
+        return
     i = j = 0
     start: tuple[int, int] | None = None
-    for op, length in (ops or native_ops or pure_ops)(a, b):
+    for op, length in [*run(*_encode(a, b)), ("=", 0)]:
         if op == "=":
             if start is not None:
-                found.append(Hunk(start[0], i, start[1], j))
+                yield Hunk(offsets_a[start[0]], offsets_a[i], offsets_b[start[1]], offsets_b[j])
                 start = None
             i += length
             j += length
@@ -94,6 +157,66 @@ def hunks(a: str, b: str, ops: Callable[[str, str], Ops] | None = None) -> list[
             i += length
         else:
             j += length
-    if start is not None:
-        found.append(Hunk(start[0], i, start[1], j))
-    return found
+
+
+def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str]:
+    """Both sequences as strings with one code point per item, equal items equal code points."""
+    vocabulary = dict.fromkeys(chain(a, b))
+    code_points = chain(range(1, 0xD800), range(0xE000, 0x110000))  # no surrogates
+    codes = dict(zip(vocabulary, map(chr, code_points), strict=False))
+    if len(codes) < len(vocabulary):
+        raise ValueError(
+            f"too many distinct words to diff: {len(vocabulary)} (at most {len(codes)})"
+        )
+    return "".join(map(codes.__getitem__, a)), "".join(map(codes.__getitem__, b))
+
+
+def _anchored(run: Differ) -> Differ:
+    """``run`` between anchors: items found once in each text and kept in the same order.
+
+    When many sentences change, Myers' cost (length times changes) explodes; unique
+    unchanged sentences are certain matches that cut the work into small gaps.
+    """
+
+    def ops(a: str, b: str) -> Ops:
+        result: Ops = []
+        x = y = 0
+        for i, j in [*_unique_matches(a, b), (len(a), len(b))]:
+            if a[x:i] == b[y:j]:
+                result.append(("=", i - x))
+            elif x == i or y == j:
+                result += [("-", i - x), ("+", j - y)]
+            else:
+                result += run(a[x:i], b[y:j])
+            result.append(("=", 1))
+            x, y = i + 1, j + 1
+        result.pop()  # the sentinel's
+        return result
+
+    return ops
+
+
+def _unique_matches(a: str, b: str) -> list[tuple[int, int]]:
+    """The longest in-order run of pairs (i, j) with a[i] == b[j] occurring once in each."""
+    count_a, count_b = Counter(a), Counter(b)
+    in_b = {c: j for j, c in enumerate(b) if count_b[c] == 1 and count_a[c] == 1}
+    pairs = [(i, in_b[c]) for i, c in enumerate(a) if c in in_b]
+    # patience sorting: tails[k] is the pair index ending the best run of length k + 1
+    tails: list[int] = []
+    tail_js: list[int] = []
+    previous: list[int] = []
+    for index, (_, j) in enumerate(pairs):
+        k = bisect_left(tail_js, j)
+        previous.append(tails[k - 1] if k else -1)
+        if k == len(tails):
+            tails.append(index)
+            tail_js.append(j)
+        else:
+            tails[k] = index
+            tail_js[k] = j
+    run: list[tuple[int, int]] = []
+    index = tails[-1] if tails else -1
+    while index >= 0:
+        run.append(pairs[index])
+        index = previous[index]
+    return run[::-1]

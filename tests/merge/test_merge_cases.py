@@ -202,7 +202,7 @@ def test_whitespace_only_changes() -> None:
     r = merge(base, ours, theirs)
     assert (r.status, r.text) == ("clean", "one two three\n\nfour")
     r = merge(base, base, "one  two  three\nfour")
-    assert r.edits == [Edit(3, 4, "  ")]
+    assert r.edits == [Edit(4, 4, " ")]  # one space more
 
 
 def test_to_json_is_plain_data() -> None:
