@@ -37,6 +37,16 @@
   (llm-flows-test-wait "the flows to finish"
                        (lambda () (null (llm-flows-pending buffer)))))
 
+(defun llm-flows-test-wait-state (state)
+  "Wait until the oldest pending flow is in STATE."
+  (llm-flows-test-wait (format "a flow in state %s" state)
+                       (lambda () (equal (plist-get (car (llm-flows-pending)) :state) state))))
+
+(defun llm-flows-test-wait-id ()
+  "Wait until the daemon has acknowledged the oldest pending flow; return its id."
+  (llm-flows-test-wait "the daemon's id" (lambda () (plist-get (car (llm-flows-pending)) :id)))
+  (plist-get (car (llm-flows-pending)) :id))
+
 (defun llm-flows-test-server-state (id)
   "The state the daemon reports for flow ID (a synchronous request, tests only)."
   (let ((rows (plist-get (jsonrpc-request (llm-flows--connection) 'flow/list nil) :flows)))
@@ -177,9 +187,7 @@ BODY sees the buffer as `buffer'; point is at its start."
   "Edits made between `flow/merge' and its answer move or skip model edits."
   (llm-flows-test-with-buffer "I buyed a new car and we all went out to see teh dog."
     (llm-correct-region (point-min) (point-max))
-    (llm-flows-test-wait "the merge request"
-                         (lambda () (equal (plist-get (car (llm-flows-pending)) :state)
-                                           "merging")))
+    (llm-flows-test-wait-state "merging")
     (llm-flows-test-type "Well, ")
     (search-forward "teh")
     (llm-flows-test-type "re")
@@ -284,8 +292,7 @@ BODY sees the buffer as `buffer'; point is at its start."
   "Cancelling clears the region's marks and the daemon drops the flow."
   (llm-flows-test-with-buffer "HANG on teh line."
     (llm-correct-region (point-min) (point-max))
-    (llm-flows-test-wait "the daemon's id" (lambda () (plist-get (car (llm-flows-pending)) :id)))
-    (let ((id (plist-get (car (llm-flows-pending)) :id)))
+    (let ((id (llm-flows-test-wait-id)))
       (should (string-match-p "cancelled" (llm-flows-test-echo
                                              (llm-flows-test-command #'llm-flows-cancel))))
       (should-not (llm-flows-pending))
@@ -316,9 +323,7 @@ BODY sees the buffer as `buffer'; point is at its start."
     (with-current-buffer buffer
       (insert "HANG teh end.")
       (llm-correct-region (point-min) (point-max))
-      (llm-flows-test-wait "the daemon's id"
-                           (lambda () (plist-get (car (llm-flows-pending)) :id)))
-      (setq id (plist-get (car (llm-flows-pending)) :id)))
+      (setq id (llm-flows-test-wait-id)))
     (kill-buffer buffer)
     (should-not (llm-flows-pending))
     (llm-flows-test-wait "the daemon to cancel"
@@ -379,7 +384,7 @@ BODY sees the buffer as `buffer'; point is at its start."
   "A dead daemon's flows are reported lost; the next command starts a new one."
   (llm-flows-test-with-buffer "HANG teh daemon."
     (llm-correct-region (point-min) (point-max))
-    (llm-flows-test-wait "the daemon's id" (lambda () (plist-get (car (llm-flows-pending)) :id)))
+    (llm-flows-test-wait-id)
     (let ((process (jsonrpc--process llm-flows--connection)))
       (let ((echo (llm-flows-test-echo
                     (signal-process process 'SIGKILL)
@@ -430,9 +435,7 @@ BODY sees the buffer as `buffer'; point is at its start."
   "The list of flows shows each pending flow's state, buffer and text."
   (llm-flows-test-with-buffer "HANG listed teh."
     (llm-correct-region (point-min) (point-max))
-    (llm-flows-test-wait "the flow to run"
-                         (lambda () (equal (plist-get (car (llm-flows-pending)) :state)
-                                           "running")))
+    (llm-flows-test-wait-state "running")
     (save-window-excursion
       (llm-flows-list)
       (should (string-match-p "correct +running +[0-9]+s +notes.txt +HANG listed teh\\."
