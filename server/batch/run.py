@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -34,10 +35,11 @@ class CorrectionError(Exception):
 
 @dataclass(frozen=True)
 class Result:
-    """What became of one file, and what to print for it on stdout."""
+    """What became of one file: what to print on stdout, and a note for stderr."""
 
     outcome: Outcome
     output: str = ""
+    note: str = ""
 
 
 class TextCorrector:
@@ -107,17 +109,32 @@ class Batch:
         queue = list(enumerate(files))
         queue.reverse()
 
-        async def worker() -> None:
+        def finish(index: int, path: Path, result: Result) -> None:
             nonlocal emitted
+            results[index] = result
+            summary.add(result.outcome)
+            if result.note:
+                self.progress.note(f"llm-flows correct: {path}: {result.note}")
+            self.progress.advance()
+            while emitted in results:
+                self.out.write(results[emitted].output)
+                emitted += 1
+            self.out.flush()
+
+        async def worker() -> None:
             while queue:
                 index, path = queue.pop()
-                results[index] = await self.one(path)
-                summary.add(results[index].outcome)
-                self.progress.advance()
-                while emitted in results:
-                    self.out.write(results[emitted].output)
-                    emitted += 1
-                self.out.flush()
+                step = await self.prepare(path)
+                if isinstance(step, Result):
+                    finish(index, path, step)
+                    continue
+                # a write runs in a thread and, once started, is waited for even on Ctrl-C
+                write = asyncio.ensure_future(asyncio.to_thread(step))
+                try:
+                    finish(index, path, await asyncio.shield(write))
+                except asyncio.CancelledError:
+                    finish(index, path, await write)
+                    raise
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.jobs, len(files)))]
         loop = asyncio.get_running_loop()
@@ -131,45 +148,39 @@ class Batch:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
-            await asyncio.gather(*workers)
-        except asyncio.CancelledError:
-            if not summary.interrupted:
-                raise
+            done = await asyncio.gather(*workers, return_exceptions=True)
+            for failure in done:
+                if isinstance(failure, Exception):
+                    raise failure
         finally:
-            for task in workers:
-                task.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
             for index in sorted(i for i in results if i >= emitted):
                 self.out.write(results[index].output)
             self.out.flush()
 
-    async def one(self, path: Path) -> Result:
-        """Read, correct and diff/check/write one file."""
+    async def prepare(self, path: Path) -> Result | Callable[[], Result]:
+        """Read and correct one file: its result, or (``--in-place``) the write still to do."""
         try:
             original = read_text(path)
         except NotText as exc:
-            return self._note(path, "skipped", str(exc))
+            return Result("skipped", note=f"skipped: {exc}")
         except OSError as exc:
-            return self._note(path, "failed", exc.strerror or str(exc))
+            return Result("failed", note=f"failed: {exc.strerror or exc}")
         try:
             corrected = await self.corrector(original.text)
         except CorrectionError as exc:
-            return self._note(path, "failed", str(exc))
+            return Result("failed", note=f"failed: {exc}")
         if corrected == original.text:
             return Result("unchanged")
         if self.mode == "check":
-            self.progress.note(f"would change: {path}")
-            return Result("changed")
+            return Result("changed", note="would change")
         if self.mode == "diff":
             return Result("changed", _diff(path, original, corrected))
-        return self._write(path, original, corrected)
+        return functools.partial(self._write, path, original, corrected)
 
     def _write(self, path: Path, original: TextFile, corrected: str) -> Result:
-        """Write the correction, merging with whatever changed on disk meanwhile.
-
-        Synchronous on purpose: a Ctrl-C (a task cancellation) cannot land in the middle.
-        """
+        """Write the correction, merging with whatever changed on disk meanwhile."""
         try:
             now = path.read_bytes()
             target = original
@@ -178,20 +189,16 @@ class Batch:
                 merged = merge(original.text, target.text, corrected, self.policy)
                 if merged.status == "dropped":
                     reason = merged.reason or "the merge dropped the correction"
-                    return self._note(path, "dropped", f"changed while correcting; {reason}")
+                    return Result("dropped", note=f"dropped: changed while correcting; {reason}")
                 corrected = merged.text
                 if corrected == target.text:
                     return Result("unchanged")
             atomic_write(path, target.encode(corrected))
         except NotText as exc:
-            return self._note(path, "dropped", f"changed while correcting and is now {exc}")
+            return Result("dropped", note=f"dropped: changed while correcting; now {exc}")
         except OSError as exc:
-            return self._note(path, "failed", f"cannot write: {exc.strerror or exc}")
+            return Result("failed", note=f"failed: cannot write: {exc.strerror or exc}")
         return Result("changed")
-
-    def _note(self, path: Path, outcome: Outcome, message: str) -> Result:
-        self.progress.note(f"llm-flows correct: {path}: {outcome}: {message}")
-        return Result(outcome)
 
 
 def _diff(path: Path, original: TextFile, corrected: str) -> str:

@@ -174,7 +174,7 @@ def test_check_exit_codes(tmp_path: Path, isolated: Callable[..., Path]) -> None
     found = llm_flows("--check", str(tmp_path))
     assert found.returncode == 1
     assert found.stdout == b""
-    assert f"would change: {dirty}" in found.stderr.decode()
+    assert f"{dirty}: would change" in found.stderr.decode()
     assert dirty.read_text() == "I recieved it.\n"
     assert llm_flows("--check", str(clean)).returncode == 0
 
