@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate, chain
 from typing import NamedTuple
 
@@ -71,9 +71,10 @@ def diff(a: str, b: str, ops: Differ | None = None) -> list[Hunk]:
 
     Hunks are separated by at least one unchanged token.
     """
-    if a == b:
-        return []
-    return list(_refine(a, b, 0, ops or native_ops or pure_ops))
+    found: list[Hunk] = []
+    if a != b:
+        _refine(a, b, (0, 0), 0, run=ops or native_ops or pure_ops, out=found)
+    return found
 
 
 def _sentences(text: str) -> list[str]:
@@ -103,26 +104,22 @@ def _cut(text: str, *separators: str) -> list[str]:
 _LEVELS: tuple[Callable[[str], list[str]], ...] = (_sentences, _words, tokenize)
 
 
-def _refine(a: str, b: str, level: int, run: Differ) -> Iterator[Hunk]:
-    """Hunks between ``a`` and ``b``, diffing level by level only where something changed."""
+def _refine(
+    a: str, b: str, at: tuple[int, int], level: int, *, run: Differ, out: list[Hunk]
+) -> None:
+    """Add to ``out`` the hunks between ``a`` and ``b`` (which sit at offsets ``at``)."""
     cut = _LEVELS[level]
+    last = level + 1 == len(_LEVELS)
+    a0, b0 = at
     for h in _changed(cut(a), cut(b), _anchored(run) if level == 0 else run):
-        if level + 1 == len(_LEVELS):
-            yield h
-            continue
-        inner = _refine(a[h.a_start : h.a_end], b[h.b_start : h.b_end], level + 1, run)
-        yield from (
-            Hunk(
-                h.a_start + g.a_start,
-                h.a_start + g.a_end,
-                h.b_start + g.b_start,
-                h.b_start + g.b_end,
-            )
-            for g in inner
-        )
+        if last:
+            out.append(Hunk(a0 + h.a_start, a0 + h.a_end, b0 + h.b_start, b0 + h.b_end))
+        else:
+            inner = (a[h.a_start : h.a_end], b[h.b_start : h.b_end])
+            _refine(*inner, (a0 + h.a_start, b0 + h.b_start), level + 1, run=run, out=out)
 
 
-def _changed(a: list[str], b: list[str], run: Differ) -> Iterator[Hunk]:
+def _changed(a: list[str], b: list[str], run: Differ) -> list[Hunk]:
     """Hunks between two lists of strings, in code points of their concatenations."""
     # Most calls are tiny ("word" -> "words"): trim what both share, and skip the
     # diff when what is left can only be one hunk.
@@ -138,15 +135,16 @@ def _changed(a: list[str], b: list[str], run: Differ) -> Iterator[Hunk]:
     offsets_a = [*accumulate(map(len, a), initial=skipped)]
     offsets_b = [*accumulate(map(len, b), initial=skipped)]
     if not a or not b or len(a) == len(b) == 1:
-        if a or b:
-            yield Hunk(offsets_a[0], offsets_a[-1], offsets_b[0], offsets_b[-1])
-        return
+        return [Hunk(offsets_a[0], offsets_a[-1], offsets_b[0], offsets_b[-1])] if a or b else []
+    found: list[Hunk] = []
     i = j = 0
     start: tuple[int, int] | None = None
     for op, length in [*run(*_encode(a, b)), ("=", 0)]:
         if op == "=":
             if start is not None:
-                yield Hunk(offsets_a[start[0]], offsets_a[i], offsets_b[start[1]], offsets_b[j])
+                found.append(
+                    Hunk(offsets_a[start[0]], offsets_a[i], offsets_b[start[1]], offsets_b[j])
+                )
                 start = None
             i += length
             j += length
@@ -157,6 +155,7 @@ def _changed(a: list[str], b: list[str], run: Differ) -> Iterator[Hunk]:
             i += length
         else:
             j += length
+    return found
 
 
 def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str]:
