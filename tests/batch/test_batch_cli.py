@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -373,3 +374,35 @@ def test_ctrl_c_leaves_every_file_old_or_new(tmp_path: Path, gate: Callable[...,
     assert new == 3
     assert sorted(p.name for p in folder.iterdir()) == sorted(old)
     assert f"interrupted after {new} of 8 files: {new} files, {new} changed" in err.decode()
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path, isolated: Callable[..., Path]) -> None:
+    for i in range(3):
+        (tmp_path / f"f{i}.md").write_text("I recieved it.\n")
+    quiet = llm_flows("--check", str(tmp_path))
+    assert "files" in quiet.stderr.decode()
+    assert "\x1b[K" not in quiet.stderr.decode()
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llm_flows", "correct", "--check", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=secondary,
+        )
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closes when the process exits
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert process.wait(timeout=60) == 1
+    finally:
+        os.close(primary)
+    text = seen.decode()
+    assert "[########################] 3/3 files" in text
+    assert "\r\x1b[K" in text
+    assert "3 files, 3 would change" in text
