@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..commands.table import CommandTable
+from ..commands import CommandTable
 from .connection import Connection, FdStream, SocketStream, Stream
 from .methods import Session
 

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..commands.errors import CommandError
-from ..commands.records import Event
-from ..commands.table import CommandTable
+from ..commands import CommandError, CommandTable, Event
 from .codes import GONE, INVALID_PARAMS, NOT_READY, QUEUE_FULL, SHUTTING_DOWN, UNKNOWN_ID
 from .endpoint import Handler, Params, RpcError, invalid_params, notification
 

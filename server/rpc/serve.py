@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..commands.table import CommandTable
+from ..commands import CommandTable
 from ..config import load_config
 from ..flows import load_flows
 from ..models import Registry
