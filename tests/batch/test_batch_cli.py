@@ -297,43 +297,43 @@ def test_usage_errors(tmp_path: Path, isolated: Callable[..., Path]) -> None:
     assert path.read_text() == "text\n"
 
 
-def test_a_file_edited_during_correction_is_merged_not_clobbered(
-    tmp_path: Path, gate: Callable[..., Path]
-) -> None:
-    folder = gate()
-    path = tmp_path / "note.md"
-    path.write_text("I saw teh cat.\n\nThe dog sat.\n")
+def edit_while_correcting(path: Path, gate: Path, before: str, during: str) -> tuple[int, str]:
+    """Run ``--in-place`` on ``path`` and rewrite the file while the model is busy with it."""
+    path.write_text(before)
     process = subprocess.Popen(
         [sys.executable, "-m", "llm_flows", "correct", "--in-place", str(path)],
         stderr=subprocess.PIPE,
     )
-    wait_for((folder / "called-1").exists, "the model to be called")
-    path.write_text("I saw teh cat.\n\nThe big dog sat down.\n")  # the user keeps writing
-    (folder / "go").touch()
+    wait_for((gate / "called-1").exists, "the model to be called")
+    path.write_text(during)  # the user keeps writing
+    (gate / "go").touch()
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    return process.returncode, err.decode()
+
+
+def test_a_file_edited_during_correction_is_merged_not_clobbered(
+    tmp_path: Path, gate: Callable[..., Path]
+) -> None:
+    path = tmp_path / "note.md"
+    before = "I saw teh cat.\n\nThe dog sat.\n"
+    code, err = edit_while_correcting(
+        path, gate(), before, before.replace("dog sat", "big dog sat down")
+    )
+    assert code == 0, err
     assert path.read_text() == "I saw the cat.\n\nThe big dog sat down.\n"
-    assert "1 changed" in err.decode()
+    assert "1 changed" in err
 
 
 def test_an_edit_that_conflicts_drops_the_correction_and_says_so(
     tmp_path: Path, gate: Callable[..., Path]
 ) -> None:
-    folder = gate()
     path = tmp_path / "note.md"
-    path.write_text("I saw teh cat on the mat today.\n")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llm_flows", "correct", "--in-place", str(path)],
-        stderr=subprocess.PIPE,
-    )
-    wait_for((folder / "called-1").exists, "the model to be called")
-    path.write_text("Completely different words now\n")
-    (folder / "go").touch()
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 0
-    assert path.read_text() == "Completely different words now\n"
-    assert "note.md: dropped: changed while correcting" in err.decode()
-    assert "0 changed, 0 unchanged, 1 dropped" in err.decode()
+    during = "Completely different words now\n"
+    code, err = edit_while_correcting(path, gate(), "I saw teh cat on the mat today.\n", during)
+    assert code == 0, err
+    assert path.read_text() == during
+    assert "note.md: dropped: changed while correcting" in err
+    assert "0 changed, 0 unchanged, 1 dropped" in err
 
 
 def test_cache_skips_what_is_done_and_no_cache_bypasses_it(
