@@ -134,9 +134,6 @@ background), so only a stuck daemon ever reaches this.")
 (defvar llm-flows--deferred nil
   "Flows whose result waits for the current command to finish.")
 
-(defvar llm-flows--early nil
-  "Notifications that arrived before the answer naming their flow.")
-
 (defvar llm-flows-proposal-map
   (let ((map (make-sparse-keymap)))
     (define-key map (kbd "C-c C-c") #'llm-flows-accept)
@@ -225,10 +222,11 @@ An error or a timeout finishes FLOW with a message saying why."
   "Handle the daemon's notification METHOD with PARAMS."
   (condition-case err
       (let* ((id (plist-get params :id))
-             (flow (cl-find id llm-flows--flows
-                            :key #'llm-flows--flow-id :test #'equal)))
-        (if (null flow)
-            (llm-flows--keep-early method params)
+             (flow (and id (cl-find id llm-flows--flows
+                                    :key #'llm-flows--flow-id :test #'equal))))
+        ;; The daemon answers `flow/start' before it notifies about the
+        ;; flow, so an unknown id is a flow this client has forgotten.
+        (when flow
           (pcase method
             ('flow/progress
              (setf (llm-flows--flow-state flow) (plist-get params :state))
@@ -236,18 +234,10 @@ An error or a timeout finishes FLOW with a message saying why."
             ('flow/ready (llm-flows--on-ready flow))
             ('flow/failed
              (let ((error (plist-get params :error)))
-               (llm-flows--finish flow "%s: %s" (plist-get error :code)
+               (llm-flows--finish flow "failed (%s): %s" (plist-get error :code)
                                   (plist-get error :message)))))))
     (error (message "[llm-flows] cannot handle %s: %s"
                     method (error-message-string err)))))
-
-(defun llm-flows--keep-early (method params)
-  "Keep notification METHOD with PARAMS until its flow's id is known.
-Only while some flow waits for its id; at most 50 are kept."
-  (when (cl-some (lambda (flow) (null (llm-flows--flow-id flow))) llm-flows--flows)
-    (push (cons method params) llm-flows--early)
-    (when (> (length llm-flows--early) 50)
-      (setcdr (nthcdr 49 llm-flows--early) nil))))
 
 (defun llm-flows--on-shutdown (conn)
   "Report the flows lost when the daemon behind CONN exits."
@@ -326,10 +316,6 @@ Only while some flow waits for its id; at most 50 are kept."
       (llm-flows--send-cancel (llm-flows--flow-connection flow) id)
     (setf (llm-flows--flow-id flow) id
           (llm-flows--flow-state flow) "queued")
-    (let ((early (reverse llm-flows--early)))
-      (setq llm-flows--early nil)
-      (pcase-dolist (`(,method . ,params) early)
-        (llm-flows--dispatch nil method params)))
     (force-mode-line-update t)))
 
 (defun llm-flows--on-ready (flow)
@@ -396,10 +382,16 @@ edit that touches such a change is skipped."
           ;; so that every offset stays valid.
           (pcase-dolist (`((,beg . ,end) . ,theirs) proposals)
             (llm-flows--propose beg end theirs))
-          (llm-flows--replace-in-one-step edits)
           (force-mode-line-update)
-          (message "[llm-flows] %s: %s" (llm-flows--describe flow)
-                   (llm-flows--summary (length edits) (length proposals) skipped)))))))
+          (condition-case err
+              ;; jsonrpc's process filter binds `inhibit-read-only' to t.
+              (let ((inhibit-read-only nil))
+                (llm-flows--replace-in-one-step edits)
+                (message "[llm-flows] %s: %s" (llm-flows--describe flow)
+                         (llm-flows--summary (length edits) (length proposals) skipped)))
+            (error
+             (message "[llm-flows] %s: nothing applied: %s" (llm-flows--describe flow)
+                      (error-message-string err)))))))))
 
 (defun llm-flows--summary (applied proposed skipped)
   "A sentence about APPLIED edits, PROPOSED ones and SKIPPED ones."

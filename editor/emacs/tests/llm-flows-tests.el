@@ -288,6 +288,16 @@ BODY sees the buffer as `buffer'; point is at its start."
     (should (equal (buffer-string) "FAIL teh test."))
     (should-not (llm-flows-test-pending-overlays))))
 
+(ert-deftest llm-flows-test-read-only-buffer ()
+  "A buffer made read-only meanwhile is left as it is, and the user is told."
+  (llm-flows-test-with-buffer "A teh read-only buffer."
+    (llm-correct-region (point-min) (point-max))
+    (setq buffer-read-only t)
+    (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
+      (should (string-match-p "correct in notes.txt.*: nothing applied: Buffer is read-only"
+                              echo)))
+    (should (equal (buffer-string) "A teh read-only buffer."))))
+
 (ert-deftest llm-flows-test-cancel ()
   "Cancelling clears the region's marks and the daemon drops the flow."
   (llm-flows-test-with-buffer "HANG on teh line."
