@@ -556,10 +556,14 @@ A flow whose region is now empty is dropped."
       (when (= (llm-flows--flow-beg flow) (llm-flows--flow-end flow))
         (llm-flows--cancel flow "dropped: the region was deleted")))))
 
+(defun llm-flows--cancel-buffer (why)
+  "Cancel the flows of the current buffer and say WHY."
+  (dolist (flow (llm-flows--buffer-flows (current-buffer)))
+    (llm-flows--cancel flow why)))
+
 (defun llm-flows--kill-buffer ()
   "Cancel the flows of the buffer being killed."
-  (dolist (flow (llm-flows--buffer-flows (current-buffer)))
-    (llm-flows--cancel flow "cancelled: the buffer was killed")))
+  (llm-flows--cancel-buffer "cancelled: the buffer was killed"))
 
 (defun llm-flows--lighter ()
   "The mode-line text: pending flows and proposals in this buffer."
@@ -576,7 +580,7 @@ The flow commands turn it on; turning it off cancels the buffer's flows."
       (progn
         (add-hook 'after-change-functions #'llm-flows--after-change nil t)
         (add-hook 'kill-buffer-hook #'llm-flows--kill-buffer nil t))
-    (llm-flows--kill-buffer)
+    (llm-flows--cancel-buffer "cancelled: llm-flows-mode was turned off")
     (remove-hook 'after-change-functions #'llm-flows--after-change t)
     (remove-hook 'kill-buffer-hook #'llm-flows--kill-buffer t)))
 
