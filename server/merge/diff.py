@@ -7,9 +7,10 @@ fast-diff-match-patch when installed, else the pure-Python one; both run with
 no time limit and no cleanup, so the diff stays minimal.
 
 Myers costs grow with length times the number of changes, and tokenizing costs
-too, so texts are diffed in levels: sentences (lines, cut again after ". "),
-then words with their punctuation inside the sentences that changed, then
-tokens inside the words that changed.
+too, so texts are first diffed as sentences (lines, cut again after ". "),
+anchored on sentences found once in each; only the part of a changed sentence
+between its common prefix and suffix (widened to whitespace) is tokenized and
+diffed token by token.
 """
 
 from __future__ import annotations
@@ -71,52 +72,59 @@ def diff(a: str, b: str, ops: Differ | None = None) -> list[Hunk]:
 
     Hunks are separated by at least one unchanged token.
     """
+    run = ops or native_ops or pure_ops
     found: list[Hunk] = []
-    if a != b:
-        _refine(a, b, (0, 0), 0, run=ops or native_ops or pure_ops, out=found)
+    if a == b:
+        return found
+    for s in _changed(_sentences(a), _sentences(b), _anchored(run)):
+        a_part, b_part = a[s.a_start : s.a_end], b[s.b_start : s.b_end]
+        skip, a_end, b_end = _middle(a_part, b_part)
+        a0, b0 = s.a_start + skip, s.b_start + skip
+        found += (
+            Hunk(a0 + h.a_start, a0 + h.a_end, b0 + h.b_start, b0 + h.b_end)
+            for h in _changed(tokenize(a_part[skip:a_end]), tokenize(b_part[skip:b_end]), run)
+        )
     return found
 
 
 def _sentences(text: str) -> list[str]:
-    """Cut after each line break and each ". "."""
-    return _cut(text, "\n", ". ")
-
-
-def _words(text: str) -> list[str]:
-    """Cut after each space: words with their punctuation."""
-    return _cut(text, " ")
-
-
-def _cut(text: str, *separators: str) -> list[str]:
-    """``text`` cut after each of ``separators`` (kept), with no empty piece."""
+    """``text`` cut after each line break and each ". " (kept), with no empty piece."""
     mark = "\0"
     if mark in text:  # cannot mark the cuts: cut at line breaks alone
         return text.splitlines(keepends=True)
-    for separator in separators:
-        text = text.replace(separator, separator + mark)
-    pieces = text.split(mark)
+    pieces = text.replace("\n", "\n" + mark).replace(". ", ". " + mark).split(mark)
     if not pieces[-1]:
         pieces.pop()
     return pieces
 
 
-#: Each level cuts what the one before found changed into smaller pieces; the last gives tokens.
-_LEVELS: tuple[Callable[[str], list[str]], ...] = (_sentences, _words, tokenize)
+def _middle(a: str, b: str) -> tuple[int, int, int]:
+    """Where ``a`` and ``b`` differ: (start, end in a, end in b), widened to whitespace.
 
-
-def _refine(
-    a: str, b: str, at: tuple[int, int], level: int, *, run: Differ, out: list[Hunk]
-) -> None:
-    """Add to ``out`` the hunks between ``a`` and ``b`` (which sit at offsets ``at``)."""
-    cut = _LEVELS[level]
-    last = level + 1 == len(_LEVELS)
-    a0, b0 = at
-    for h in _changed(cut(a), cut(b), _anchored(run) if level == 0 else run):
-        if last:
-            out.append(Hunk(a0 + h.a_start, a0 + h.a_end, b0 + h.b_start, b0 + h.b_end))
+    Cutting after and before whitespace keeps words whole, so only the differing
+    middle needs tokenizing.
+    """
+    low, high = 0, min(len(a), len(b))
+    while low < high:  # the longest common prefix, by halving
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
         else:
-            inner = (a[h.a_start : h.a_end], b[h.b_start : h.b_end])
-            _refine(*inner, (a0 + h.a_start, b0 + h.b_start), level + 1, run=run, out=out)
+            high = mid - 1
+    start = low
+    low, high = 0, min(len(a), len(b)) - start
+    while low < high:  # the longest common suffix after it
+        mid = (low + high + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            low = mid
+        else:
+            high = mid - 1
+    suffix = low
+    while start and not a[start - 1].isspace():
+        start -= 1
+    while suffix and not a[len(a) - suffix].isspace():
+        suffix -= 1
+    return start, len(a) - suffix, len(b) - suffix
 
 
 def _changed(a: list[str], b: list[str], run: Differ) -> list[Hunk]:
