@@ -1,8 +1,8 @@
 """Remember finished corrections so a re-run over a large tree skips what is done.
 
 An entry is keyed by a hash of everything that decides the answer: the file's
-text, the flow, the model, the flow's template version, the instruction and the
-options (and this package's own version of splitting, which shapes the prompt).
+text, the flow, the model, the flow's version (its templates and settings), the
+instruction, and this package's own version of splitting, which shapes the prompt.
 It holds the corrected text. Entries live under ``$XDG_CACHE_HOME/llm-flows/batch``.
 A cache must never break a run: unreadable or unwritable entries are misses.
 """

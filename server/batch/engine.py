@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from ..commands import CommandError, CommandTable
 from ..config import Config
@@ -36,7 +35,6 @@ class Request:
     flow: str = "correct"
     model: str | None = None
     instruction: str | None = None
-    options: dict[str, Any] | None = None
     use_cache: bool = True
 
 
@@ -64,7 +62,6 @@ class _TableCall:
                 text,
                 model=request.model,
                 instruction=request.instruction,
-                options=request.options,
                 owner=OWNER,
             )
         except CommandError as exc:
@@ -107,7 +104,6 @@ async def open_engine(config: Config, request: Request) -> AsyncIterator[Engine]
         "version": flow.version,
         "model": model_id,
         "instruction": request.instruction,
-        "options": request.options,
     }
     cache = Cache(enabled=request.use_cache)
     corrector = TextCorrector(

@@ -62,24 +62,20 @@ class TextCorrector:
     async def _correct(self, text: str) -> str:
         pieces = split(text)
         masked = mask(pieces)
-        if masked is None or has_words(masked.text):
-            if masked is not None:
-                restored = masked.restore(await self.correct(masked.text))
-                if restored is not None:
-                    return restored
-            # markers damaged (or the text has some of its own): each prose run on its own
-            answers = [self._piece(p.text) if p.prose else _same(p.text) for p in pieces]
-            return "".join(await asyncio.gather(*answers))
-        return text
+        if masked is not None:
+            if not has_words(masked.text):
+                return text
+            restored = masked.restore(await self.correct(masked.text))
+            if restored is not None:
+                return restored
+        # markers damaged, or the text has marker characters of its own: prose runs one by one
+        answers = iter(await asyncio.gather(*(self._piece(p.text) for p in pieces if p.prose)))
+        return "".join(next(answers) if piece.prose else piece.text for piece in pieces)
 
     async def _piece(self, text: str) -> str:
         if not has_words(text):
             return text
         return padded(text, await self.correct(text.strip()))
-
-
-async def _same(text: str) -> str:
-    return text
 
 
 class Batch:

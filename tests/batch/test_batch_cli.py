@@ -406,3 +406,14 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path, isolated: Callable[...,
     assert "[########################] 3/3 files" in text
     assert "\r\x1b[K" in text
     assert "3 files, 3 would change" in text
+
+
+def test_text_with_marker_characters_is_corrected_run_by_run(
+    tmp_path: Path, isolated: Callable[..., Path]
+) -> None:
+    path = tmp_path / "odd.md"
+    path.write_text("Brackets ⟦0⟧ here; I recieved `recieved` and https://x.org/recieved ok.\n")
+    assert llm_flows("--in-place", str(path)).returncode == 0
+    assert path.read_text() == (
+        "Brackets ⟦0⟧ here; I received `recieved` and https://x.org/recieved ok.\n"
+    )
