@@ -164,7 +164,10 @@ function Session:_on_notification(method, params)
     flow.state = params.state or flow.state
   elseif method == "flow/ready" then
     flow.state = "ready"
-    self:_merge_when_possible(flow)
+    -- Outside the channel callback, so _merge may wait for the daemon's answer.
+    vim.schedule(function()
+      self:drain()
+    end)
   elseif method == "flow/failed" then
     local e = params.error or {}
     self:_finish(flow)
@@ -179,26 +182,44 @@ local function in_insert_mode()
   return mode:sub(1, 1) == "i" or mode:sub(1, 1) == "R" or mode:sub(1, 2) == "ni"
 end
 
---- Merge now, or after InsertLeave so the result is not folded into the user's insert.
-function Session:_merge_when_possible(flow)
-  if in_insert_mode() then
-    flow.state = "waiting"
+--- Merge every ready flow, oldest first; while in insert mode they wait for
+--- InsertLeave, so a result is not folded into the user's own insert undo step.
+--- Re-entrant calls (from the wait in _merge) return at once: the outer loop goes on.
+function Session:drain()
+  if self.draining then
     return
   end
-  self:_merge(flow)
-end
-
---- Called after InsertLeave: merge every flow that became ready meanwhile.
-function Session:insert_left()
-  if in_insert_mode() then
-    return
-  end
-  for _, flow in pairs(self.flows) do
-    if flow.state == "waiting" then
-      self:_merge(flow)
+  self.draining = true
+  while true do
+    local next_flow
+    for _, flow in pairs(self.flows) do
+      if (flow.state == "ready" or flow.state == "waiting") and (not next_flow or flow.key < next_flow.key) then
+        next_flow = flow
+      end
+    end
+    if not next_flow then
+      break
+    end
+    if in_insert_mode() then
+      for _, flow in pairs(self.flows) do
+        if flow.state == "ready" then
+          flow.state = "waiting"
+        end
+      end
+      break
+    end
+    local ok, problem = pcall(self._merge, self, next_flow)
+    if not ok then
+      self:_finish(next_flow)
+      ui.error(string.format("%s could not be applied: %s", self:_label(next_flow), tostring(problem)))
     end
   end
+  self.draining = false
 end
+
+-- The merge round trip waits (well under a millisecond locally) without reading
+-- typeahead, so no keystroke can land between reading the region and applying.
+local MERGE_WAIT_MS = 10000
 
 function Session:_merge(flow)
   if not vim.api.nvim_buf_is_valid(flow.buf) then
@@ -213,24 +234,18 @@ function Session:_merge(flow)
   end
   flow.state = "merging"
   local tick = vim.api.nvim_buf_get_changedtick(flow.buf)
-  flow.rpc:request("flow/merge", { id = flow.id, current = current }, function(err, result)
-    if self.flows[flow.key] ~= flow or not flow.rpc.alive then
-      return
-    end
-    self:_finish(flow)
-    if err then
-      ui.error(string.format("%s could not be merged: %s", self:_label(flow), tostring(err.message)))
-      return
-    end
-    if not vim.api.nvim_buf_is_valid(flow.buf) then
-      return
-    end
-    if vim.api.nvim_buf_get_changedtick(flow.buf) ~= tick and apply.get_text(flow.buf, sr, sc, er, ec) ~= current then
-      ui.warn(self:_label(flow) .. " dropped: the text changed while the result was being merged")
-      return
-    end
+  local err, result = flow.rpc:request_sync("flow/merge", { id = flow.id, current = current }, MERGE_WAIT_MS)
+  if self.flows[flow.key] ~= flow or not flow.rpc.alive then
+    return -- cancelled meanwhile, or lost with the daemon (reported on exit)
+  end
+  self:_finish(flow)
+  if err then
+    ui.error(string.format("%s could not be merged: %s", self:_label(flow), tostring(err.message)))
+  elseif vim.api.nvim_buf_get_changedtick(flow.buf) ~= tick then
+    ui.warn(self:_label(flow) .. " dropped: the text changed while the result was being merged")
+  else
     self:_land(flow, current, sr, sc, result)
-  end)
+  end
 end
 
 --- Show conflicts (and, in review mode, every edit) and apply the rest.

@@ -29,7 +29,7 @@ local function install_autocmds(session)
     callback = function()
       -- After the mode change is complete, so the result is an undo step of its own.
       vim.schedule(function()
-        session:insert_left()
+        session:drain()
       end)
     end,
   })
