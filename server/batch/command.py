@@ -29,11 +29,12 @@ def correct_paths(
     jobs: int | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Correct the files under ``paths``; diffs go to ``out``, notes and the summary to ``err``."""
     start = time.monotonic()
+    out, err = out or sys.stdout, err or sys.stderr
     found = find_files(paths, include, exclude)
     if found.missing:
         for path in found.missing:
@@ -76,15 +77,17 @@ def correct_stdin(
     request: Request,
     *,
     mode: Mode,
-    stdin: BinaryIO = sys.stdin.buffer,
-    stdout: BinaryIO = sys.stdout.buffer,
-    err: TextIO = sys.stderr,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Read stdin, write the corrected text (or a diff) to stdout.
 
     On any failure the input is written back unchanged, so an editor filter
     (``:'<,'>!llm-flows correct -``) never replaces the user's text with nothing.
     """
+    stdin, stdout = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
+    err = err or sys.stderr
     raw = stdin.read()
 
     async def run() -> tuple[bytes, str | None]:
