@@ -21,7 +21,6 @@ function M.new(config)
     server = nil, -- the daemon's answer to initialize
     flows = {}, -- local key -> flow
     by_id = {}, -- daemon id -> flow
-    early = {}, -- daemon id -> notifications that arrived before flow/start's answer
     next_key = 1,
     conflicts = conflicts.new(ns),
   }, Session)
@@ -128,10 +127,6 @@ function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
       self:cancel(flow)
       return
     end
-    for _, note in ipairs(self.early[flow.id] or {}) do
-      self:_on_notification(note[1], note[2])
-    end
-    self.early[flow.id] = nil
   end)
   return flow
 end
@@ -154,11 +149,7 @@ end
 function Session:_on_notification(method, params)
   local flow = self.by_id[params.id]
   if not flow then
-    if params.id and (method == "flow/ready" or method == "flow/failed" or method == "flow/progress") then
-      self.early[params.id] = self.early[params.id] or {}
-      table.insert(self.early[params.id], { method, params })
-    end
-    return
+    return -- finished here already (cancelled, dropped), or not ours
   end
   if method == "flow/progress" then
     flow.state = params.state or flow.state
@@ -326,7 +317,6 @@ function Session:_on_exit(rpc, code, stderr)
   for _, flow in ipairs(lost) do
     self:_finish(flow)
   end
-  self.early = {}
   if #lost > 0 or code ~= 0 then
     local labels = vim.tbl_map(function(f)
       return self:_label(f)

@@ -1,0 +1,79 @@
+"""setup() options, :checkhealth llm_flows, :LlmStatus and a daemon that cannot start."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.nvim
+
+
+def lua_error(ed: Any, code: str) -> str:
+    return str(ed.lua(f"local ok, e = pcall(function() {code} end) return ok and '' or e"))
+
+
+def test_setup_names_a_bad_option(editor: Callable[..., Any]) -> None:
+    ed = editor()
+    assert 'option "timeout" must be a positive number' in lua_error(
+        ed, "require('llm_flows').setup({timeout = 'soon'})"
+    )
+    assert 'unknown option "modle"' in lua_error(ed, "require('llm_flows').setup({modle = 'x'})")
+    assert "must be a non-empty list" in lua_error(ed, "require('llm_flows').setup({cmd = 'x'})")
+
+
+def test_works_without_setup(editor: Callable[..., Any]) -> None:
+    """The default command is `llm-flows serve` from $PATH."""
+    ed = editor(scripted={"replace": {"teh": "the"}})
+    bin_dir = ed.lua("return vim.fn.fnamemodify(require('llm_flows').config().cmd[1], ':h')")
+    ed.lua("package.loaded['llm_flows'] = nil; package.loaded['llm_flows.flows'] = nil")
+    ed.lua("vim.env.PATH = ... .. ':' .. vim.env.PATH", bin_dir)
+    assert ed.lua("return require('llm_flows').config().cmd") == ["llm-flows", "serve"]
+    ed.set_text("teh default")
+    ed.nvim.command("LlmCorrect")
+    ed.wait_text("the default")
+
+
+def test_checkhealth_reports_the_daemon(editor: Callable[..., Any]) -> None:
+    ed = editor(model="scripted")
+    ed.nvim.command("checkhealth llm_flows")
+    report = ed.text()
+    assert "daemon command: " in report
+    assert "the daemon answers: llm-flows 0.1.0, protocol 1" in report
+    assert "model: scripted" in report
+    assert "ERROR" not in report
+
+
+def test_checkhealth_names_an_unknown_model(editor: Callable[..., Any]) -> None:
+    ed = editor(model="no-such-model")
+    ed.nvim.command("checkhealth llm_flows")
+    assert "model no-such-model is not known to the daemon" in ed.text()
+
+
+def test_status_lists_flows_with_state_and_age(editor: Callable[..., Any]) -> None:
+    ed = editor(scripted={"rules": [{"when": "HANG", "hang": True}]})
+    ed.set_text("HANG one\nHANG two")
+    ed.nvim.command("2LlmRewrite make it formal")
+    ed.wait_state("running")
+    status = ed.nvim.call("execute", "LlmStatus")
+    assert "llm-flows: daemon 0.1.0 running (pid " in status
+    assert re.search(r"\n  \S+  rewrite  buffer 1 lines 2-2  running  \d+s", status), status
+
+
+def test_a_daemon_that_cannot_start_is_reported(editor: Callable[..., Any]) -> None:
+    ed = editor(cmd=["/nonexistent/llm-flows", "serve"])
+    ed.set_text("teh text")
+    ed.nvim.command("LlmCorrect")
+    assert "cannot run the daemon" in ed.wait_note("not executable")
+    assert ed.pending() == []
+    assert ed.text() == "teh text"
+
+
+def test_a_rewrite_without_instruction_is_refused(editor: Callable[..., Any]) -> None:
+    ed = editor()
+    ed.set_text("some text")
+    with pytest.raises(Exception, match="E471"):  # Argument required
+        ed.nvim.command("LlmRewrite")
+    assert ed.text() == "some text"
