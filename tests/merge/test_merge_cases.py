@@ -216,3 +216,9 @@ def test_to_json_is_plain_data() -> None:
         "divergence": r.divergence,
         "reason": None,
     }
+
+
+def test_text_holding_nul_characters() -> None:
+    base = "a\0b. teh end.\nline two. more"
+    r = merge(base, base.replace("more", "MORE"), base.replace("teh", "the"))
+    assert (r.status, r.text) == ("clean", "a\0b. the end.\nline two. MORE")
