@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,3 +78,17 @@ def test_a_rewrite_without_instruction_is_refused(editor: Callable[..., Any]) ->
     with pytest.raises(Exception, match="E471"):  # Argument required
         ed.nvim.command("LlmRewrite")
     assert ed.text() == "some text"
+
+
+def test_help_tags_build_and_resolve(editor: Callable[..., Any], tmp_path: Path) -> None:
+    ed = editor()
+    doc = tmp_path / "rtp" / "doc"
+    doc.mkdir(parents=True)
+    source = ed.lua("return vim.api.nvim_get_runtime_file('doc/llm_flows.txt', false)[1]")
+    (doc / "llm_flows.txt").write_bytes(Path(source).read_bytes())
+    ed.nvim.command(f"helptags {doc}")
+    ed.nvim.command(f"set rtp^={doc.parent}")
+    for tag in ("llm_flows", ":LlmCorrect", "llm_flows.pending()", "<Plug>(LlmCorrect)"):
+        ed.nvim.command(f"help {tag}")
+        assert ed.nvim.current.buffer.name.endswith("llm_flows.txt")
+        ed.nvim.command("helpclose")

@@ -56,10 +56,11 @@ function Client:_stderr(data)
   end
 end
 
---- The last lines the daemon wrote on stderr, for error messages.
+--- The last lines the daemon wrote on stderr, for error messages; its routine
+--- INFO/DEBUG log lines are left out, warnings, errors and tracebacks kept.
 function Client:stderr_tail()
   local lines = vim.tbl_filter(function(l)
-    return l ~= ""
+    return l ~= "" and not l:find(" INFO ", 1, true) and not l:find(" DEBUG ", 1, true)
   end, self.stderr)
   return table.concat(lines, "\n")
 end
