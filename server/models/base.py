@@ -116,8 +116,12 @@ class Response:
     """A model's answer: iterate it once for text chunks, then read the record.
 
     ``async for chunk in response`` streams; ``await response.text()`` drains it.
-    Cancelling the task that iterates stops the backend's work (its generator is
-    closed) and records ``finish_reason == "cancelled"``.
+    The first iteration runs the backend; later or concurrent iterations replay
+    the chunks and follow the live stream. Cancelling the task that runs the
+    backend (or leaving its loop early) closes the backend's generator, which
+    stops its work (an HTTP stream, a llama.cpp generation), and records
+    ``finish_reason == "cancelled"``. A failure records ``"error"`` and
+    :attr:`error`; ``text()`` raises it again for every caller.
     """
 
     def __init__(self, model: Model, prompt: Prompt) -> None:
@@ -132,6 +136,7 @@ class Response:
         self._chunks: list[str] = []
         self._started = False
         self._done = asyncio.Event()
+        self._progress = asyncio.Event()  # replaced after each chunk; wakes followers
 
     @property
     def parts(self) -> list[Part]:
@@ -153,11 +158,25 @@ class Response:
     def done(self) -> bool:
         return self._done.is_set()
 
+    def _notify(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    async def _follow(self) -> AsyncIterator[str]:
+        """Replay the chunks so far, then the rest as the first reader gets them."""
+        seen = 0
+        while True:
+            while seen < len(self._chunks):
+                seen += 1
+                yield self._chunks[seen - 1]
+            if self.done:
+                return
+            await self._progress.wait()
+
     async def __aiter__(self) -> AsyncIterator[str]:
         if self._started:
-            for chunk in self._chunks:
+            async for chunk in self._follow():
                 yield chunk
-            await self._done.wait()
             return
         self._started = True
         start = time.monotonic()
@@ -166,6 +185,7 @@ class Response:
             async for chunk in stream:
                 if chunk:
                     self._chunks.append(chunk)
+                    self._notify()
                     yield chunk
             if self.finish_reason is None:
                 self.finish_reason = "stop"
@@ -175,6 +195,10 @@ class Response:
         except ModelError as exc:
             self.finish_reason = "error"
             self.error = str(exc)
+            raise
+        except Exception as exc:  # a backend bug: still a record, never a hang
+            self.finish_reason = "error"
+            self.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             await stream.aclose()
@@ -186,15 +210,18 @@ class Response:
                     counted=True,
                 )
             self._done.set()
+            self._notify()
 
     async def text(self) -> str:
-        """The whole answer (drains the stream if nobody has)."""
+        """The whole answer (drains the stream if nobody has); raises a recorded error."""
         if not self._started:
             async for _ in self:
                 pass
         else:
             await self._done.wait()
-        return "".join(self._chunks)
+        if self.finish_reason == "error":
+            raise ModelError(self.error or "the model failed")
+        return self.output
 
     def to_json(self) -> dict[str, Any]:
         """A plain record for logs and the protocol."""
