@@ -130,6 +130,20 @@ def test_cancel_the_flow_under_the_cursor_then_all(editor: Callable[..., Any]) -
     assert ed.text() == "one HANG\ntwo HANG\nthree HANG"
 
 
+def test_a_flow_cancelled_before_the_daemon_answered_is_cancelled_there(
+    editor: Callable[..., Any],
+) -> None:
+    ed = editor(scripted={"rules": [{"when": "HANG", "hang": True}]})
+    ed.set_text("HANG on")
+    ed.nvim.command("LlmCorrect | LlmCancel")
+    assert ed.pending() == []
+    daemon_states = (
+        "local e, r = require('llm_flows')._session().rpc:request_sync('flow/list', nil, 5000)"
+        " return vim.tbl_map(function(f) return f.state end, r.flows)"
+    )
+    ed.wait(lambda: ed.lua(daemon_states) == ["cancelled"], "the daemon to cancel the flow")
+
+
 def test_two_flows_in_two_buffers(editor: Callable[..., Any]) -> None:
     ed = editor(scripted={"replace": FIXES, "delay": 0.5})
     ed.set_text("teh first\nmiddle\nbuyed last")

@@ -27,10 +27,6 @@ function M.new(config)
   return self
 end
 
-function M.version()
-  return VERSION
-end
-
 --- The daemon's client, spawning it (once) if it is not running.
 function Session:ensure_client()
   if self.rpc and self.rpc.alive then
@@ -112,8 +108,8 @@ function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
     params.uri = vim.uri_from_bufnr(buf)
   end
   rpc:request("flow/start", params, function(err, result)
-    if self.flows[key] ~= flow or not rpc.alive then
-      return -- cancelled meanwhile, or lost with the daemon (reported on exit)
+    if not rpc.alive then
+      return -- lost with the daemon (reported on exit)
     end
     if err then
       self:_finish(flow)
@@ -121,12 +117,12 @@ function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
       return
     end
     flow.id = result.id
-    flow.state = "queued"
-    self.by_id[flow.id] = flow
-    if flow.cancel_requested then
-      self:cancel(flow)
+    if flow.cancelled then
+      rpc:request("flow/cancel", { id = flow.id }, function() end)
       return
     end
+    flow.state = "queued"
+    self.by_id[flow.id] = flow
   end)
   return flow
 end
@@ -283,16 +279,12 @@ function Session:check_deleted(buf)
   end
 end
 
---- Cancel one flow (locally at once; the daemon is told too).
+--- Cancel one flow: forgotten here at once; the daemon is told now, or as soon
+--- as it has answered flow/start.
 function Session:cancel(flow)
-  if not flow.id then
-    flow.cancel_requested = true
-    flow.state = "cancelled"
-    self:_finish(flow)
-    return
-  end
+  flow.cancelled = true
   self:_finish(flow)
-  if flow.rpc.alive then
+  if flow.id and flow.rpc.alive then
     flow.rpc:request("flow/cancel", { id = flow.id }, function() end)
   end
 end
