@@ -129,17 +129,14 @@ class SpellModel(Model):
     def _suggest(self, word: str) -> str | None:
         if (
             len(word) < 3
-            or self._known(word)
+            or not word.isalpha()  # contractions and possessives: left alone
             or not _VOWELS & set(word)  # an abbreviation: cfg, src, npm
-            or "'" in word
-            or "’" in word
+            or self._known(word)
+            or self._derived(word)
         ):
             return None
-        if self._derived(word):
-            return None
-        short = len(word) <= 4
-        allowed = {"tr"} if len(word) <= 3 else {"tr", "ins"} if short else set(_PRIOR)
-        edits = _edits(word, allowed)
+        short = len(word) <= 4  # few slips allowed, and none at the end (shar: share?)
+        edits = _edits(word, ("tr",) if len(word) == 3 else ("tr", "ins") if short else _PRIOR)
         scores = self._score(word, ((c, k) for c, k in edits if not (short and c[:-1] == word)))
         if not scores and len(word) >= 6:
             scores = self._score(word, _edits2(word))
