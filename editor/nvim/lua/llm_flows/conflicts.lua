@@ -5,14 +5,14 @@ local ui = require("llm_flows.ui")
 
 local M = {}
 
---- A conflict store for one namespace: marks[buf][mark_id] = {ours, theirs, flow}.
+--- A conflict store for one namespace: marks[buf][mark_id] = {ours, theirs}.
 function M.new(ns)
   return { ns = ns, marks = {} }
 end
 
 --- Mark every proposal ({start, end, ours, theirs}, code points into `text`, which
 --- starts at (row, col)). Call before applying edits so the offsets still hold.
-function M.add(store, buf, text, row, col, proposals, flow_label)
+function M.add(store, buf, text, row, col, proposals)
   local at = apply.locator(text, row, col)
   store.marks[buf] = store.marks[buf] or {}
   for _, p in ipairs(proposals) do
@@ -29,7 +29,7 @@ function M.add(store, buf, text, row, col, proposals, flow_label)
       virt_text = { { ui.proposal_text(p.ours, p.theirs), "LlmFlowsProposal" } },
       virt_text_pos = ui.virt_text_pos(),
     })
-    store.marks[buf][id] = { ours = p.ours, theirs = p.theirs, flow = flow_label }
+    store.marks[buf][id] = { ours = p.ours, theirs = p.theirs }
   end
 end
 
@@ -78,8 +78,7 @@ function M.accept(store, buf, c)
     return false
   end
   forget(store, buf, c.id)
-  local ns = store.ns
-  apply.apply_edits(buf, ns, now, c.sr, c.sc, { { start = 0, ["end"] = apply.length(now), text = c.theirs } })
+  apply.apply_edits(buf, store.ns, now, c.sr, c.sc, { { start = 0, ["end"] = apply.length(now), text = c.theirs } })
   return true
 end
 

@@ -250,7 +250,7 @@ function Session:_land(flow, current, sr, sc, result)
     end
     edits = {}
   end
-  conflicts.add(self.conflicts, flow.buf, current, sr, sc, proposals, self:_label(flow))
+  conflicts.add(self.conflicts, flow.buf, current, sr, sc, proposals)
   apply.apply_edits(flow.buf, self.ns, current, sr, sc, edits)
   if #proposals > 0 then
     ui.notify(string.format(
