@@ -11,10 +11,10 @@ from llm_flows.config import load_config
 from llm_flows.models import ModelError, Registry, Response
 from llm_flows.models.gguf import GGUFModel
 
-from .tiny_gguf import exact_grammar, write_tiny_gguf
+from .tiny_gguf import exact_grammar, need_llama, write_tiny_gguf
 
 pytestmark = pytest.mark.llama
-pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (extra 'local')")
+need_llama()
 
 ANSWER = "Hello, world!"
 

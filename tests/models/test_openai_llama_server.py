@@ -16,10 +16,10 @@ import pytest
 from llm_flows.models import ModelError, Prompt
 from llm_flows.models.openai import OpenAIModel
 
-from .tiny_gguf import exact_grammar, write_tiny_gguf
+from .tiny_gguf import exact_grammar, need_llama, write_tiny_gguf
 
 pytestmark = [pytest.mark.llama, pytest.mark.slow]
-pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+need_llama("llama_cpp.server")
 
 ANSWER = "Hello, world!"
 

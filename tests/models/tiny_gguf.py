@@ -8,11 +8,14 @@ stop.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from pathlib import Path
 
 import gguf
 import numpy as np
+import pytest
 
 SPECIALS = ["<unk>", "<s>", "</s>"]
 PIECES = ["▁", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,!?"]
@@ -65,3 +68,16 @@ def write_tiny_gguf(path: Path, *, n_embd: int = 32, n_layers: int = 1, seed: in
 def exact_grammar(text: str) -> str:
     """A GBNF grammar that admits exactly ``text``."""
     return f"root ::= {json.dumps(text)}"
+
+
+def need_llama(module: str = "llama_cpp") -> None:
+    """Skip without llama-cpp-python, but fail in CI (CI=true), which installs it."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        message = f"{module} is not installed (pip install 'llm-flows[local]' or the dev extra)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message, allow_module_level=True)
