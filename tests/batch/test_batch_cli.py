@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-from conftest import need_executable, toml_value
+from testkit import need_executable, toml_value
 
 GATE_PLUGIN = Path(__file__).with_name("gate_plugin.py")
 

@@ -15,8 +15,7 @@ from llm_flows.batch.progress import Progress
 from llm_flows.batch.report import Summary, unified_diff
 from llm_flows.batch.textfile import NotText, atomic_write, decode, read_text
 from llm_flows.batch.walk import find_files
-
-from conftest import need_executable
+from testkit import need_executable
 
 
 def test_crlf_and_bom_survive_a_round_trip(tmp_path: Path) -> None:

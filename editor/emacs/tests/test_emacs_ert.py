@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from conftest import need_executable
+from testkit import need_executable
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE.parent

@@ -4,7 +4,6 @@ with the plugin on its runtimepath and the real daemon running the scripted test
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sys
 import time
@@ -13,21 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit import need_executable
 
 PLUGIN = Path(__file__).resolve().parents[1]
 
 
-def _root_conftest() -> Any:
-    """The repository's root conftest.py (not importable by name under --import-mode=importlib)."""
-    path = PLUGIN.parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("llm_flows_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-need_executable = _root_conftest().need_executable
 DAEMON = [str(Path(sys.executable).parent / "llm-flows"), "serve"]
 NEOVIMS = {
     "nvim-0.7": "/usr/bin/nvim",  # Debian 12's neovim

@@ -1,0 +1,44 @@
+"""Helpers shared by the Python, daemon and editor test suites.
+
+Import as ``testkit`` (pytest puts tests/ on the path). Not ``tests.support``: the
+fast-diff-match-patch wheel installs a top-level ``tests`` package that would shadow ours.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTED_PLUGIN = ROOT / "tests" / "plugins" / "scripted.py"
+
+
+def need_executable(name: str) -> str:
+    """The path of ``name``; missing fails the test in CI (CI=true) and skips it elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (CI installs it; run `make test`)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def toml_value(value: Any) -> str:
+    """Just enough TOML for test configs: strings, numbers, bools, lists, inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise TypeError(f"no TOML for {value!r}")
