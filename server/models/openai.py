@@ -11,9 +11,10 @@ environment variable the config names, at call time, and never logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,9 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from .base import FinishReason, Model, ModelError, Part, Prompt, Response, Usage
+
+#: how long the rest of a body may take after ``data: [DONE]`` (normally no time at all)
+DRAIN_SECONDS = 1.0
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -152,8 +156,10 @@ class OpenAIModel(Model):
                 if reply.status_code != 200:
                     await reply.aread()
                     raise self._http_error(reply)
-                async for event in EventSource(reply).aiter_sse():
+                events = EventSource(reply).aiter_sse()
+                async for event in events:
                     if event.data.strip() == "[DONE]":
+                        await _drain(events)
                         break
                     chunk = self._decode(event.data)
                     text = self._absorb(chunk, response, logprobs)
@@ -246,6 +252,22 @@ class OpenAIModel(Model):
         else:
             error = ModelError(f"{where} rejected the request (HTTP {status}: {detail})")
         return error
+
+
+async def _drain(events: AsyncIterator[Any]) -> None:
+    """Read the body to its end after ``[DONE]``, so the connection goes back to the pool.
+
+    Closing a response that was not read to the end closes its connection, and
+    the next request pays for a new one. A server that keeps the body open after
+    ``[DONE]`` gets :data:`DRAIN_SECONDS`, then its connection is closed.
+    """
+
+    async def exhaust() -> None:
+        async for _ in events:
+            pass
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(exhaust(), DRAIN_SECONDS)
 
 
 def _json_or_text(reply: httpx.Response) -> Any:

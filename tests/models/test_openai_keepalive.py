@@ -78,6 +78,55 @@ async def ask(model: OpenAIModel, times: int) -> list[str]:
     return [await model.respond(Prompt(f"question {i}")).text() for i in range(times)]
 
 
+def test_sequential_requests_reuse_one_connection() -> None:
+    async def scenario() -> tuple[list[str], int, int]:
+        async with KeepAliveServer("fine") as server:
+            model = OpenAIModel("m", base_url=server.url)
+            answers = await ask(model, 20)
+            await model.aclose()
+            return answers, server.requests, server.connections
+
+    answers, requests, connections = asyncio.run(scenario())
+    assert answers == ["fine"] * 20
+    assert (requests, connections) == (20, 1)
+
+
+def test_chunked_streams_reuse_connections_too() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        async with KeepAliveServer("ok", chunked=True) as server:
+            model = OpenAIModel("m", base_url=server.url)
+            answers = await ask(model, 10)
+            await model.aclose()
+            return answers, server.connections
+
+    assert asyncio.run(scenario()) == (["ok"] * 10, 1)
+
+
+def test_concurrent_requests_use_at_most_one_connection_each() -> None:
+    async def scenario() -> tuple[int, int]:
+        async with KeepAliveServer() as server:
+            model = OpenAIModel("m", base_url=server.url)
+            for _ in range(5):  # five rounds of four at once
+                await asyncio.gather(*(model.respond(Prompt("q")).text() for _ in range(4)))
+            await model.aclose()
+            return server.requests, server.connections
+
+    requests, connections = asyncio.run(scenario())
+    assert requests == 20
+    assert connections <= 4
+
+
+def test_a_server_that_keeps_the_body_open_after_done_still_answers() -> None:
+    async def scenario() -> str:
+        async with KeepAliveServer("done anyway", chunked=True, hold=True) as server:
+            model = OpenAIModel("m", base_url=server.url)
+            text = await model.respond(Prompt("q")).text()
+            await model.aclose()
+            return text
+
+    assert asyncio.run(scenario()) == "done anyway"
+
+
 class ImportWatcher:
     """A meta-path finder that only records which modules the import system looked for."""
 
