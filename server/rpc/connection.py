@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import queue
+import select
 import socket
 import threading
 from collections.abc import Callable, Mapping
@@ -41,7 +42,9 @@ class Stream(Protocol):
     """Blocking byte I/O to one client."""
 
     def read(self) -> bytes: ...  # b"" at end of input
+    def fileno(self) -> int: ...  # what ``read`` reads from
     def write(self, data: bytes) -> None: ...
+    def try_write(self, data: bytes) -> int: ...  # bytes written without blocking
     def close(self) -> None: ...
 
 
@@ -54,10 +57,19 @@ class FdStream:
     def read(self) -> bytes:
         return os.read(self.in_fd, READ_SIZE)
 
+    def fileno(self) -> int:
+        return self.in_fd
+
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self.out_fd, view) :]
+
+    def try_write(self, data: bytes) -> int:
+        # A pipe with room takes up to PIPE_BUF bytes at once without blocking.
+        if len(data) > select.PIPE_BUF or not select.select([], [self.out_fd], [], 0)[1]:
+            return 0
+        return os.write(self.out_fd, data)
 
     def close(self) -> None:
         """Nothing to do: the process exits right after."""
@@ -72,8 +84,17 @@ class SocketStream:
     def read(self) -> bytes:
         return self.sock.recv(READ_SIZE)
 
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
+
+    def try_write(self, data: bytes) -> int:
+        try:
+            return self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -104,6 +125,8 @@ class Connection:
         self._decoder = FrameDecoder(max_message_bytes)
         self._on_lost = on_lost
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._backlog = 0  # frames queued for the writer thread and not yet written
+        self._backlog_lock = threading.Lock()
         self._endpoint: Endpoint | None = None
         self._reader = threading.Thread(target=self._read_loop, name=f"{owner}-read", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name=f"{owner}-write", daemon=True)
@@ -111,7 +134,30 @@ class Connection:
     def start(self, handlers: Mapping[str, Handler]) -> None:
         self._endpoint = Endpoint(handlers, self.send)
         self._writer.start()
-        self._reader.start()
+        try:  # pipes, sockets, terminals: read on the loop itself, one thread hop less
+            self._loop.add_reader(self._stream.fileno(), self._on_readable)
+        except (OSError, ValueError):  # a regular file cannot be polled: read on a thread
+            self._reader.start()
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._stream.read()
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            log.info("%s: read failed: %s", self.owner, exc)
+            data = b""
+        if not data:
+            self._loop.remove_reader(self._stream.fileno())
+            self.close()
+            return
+        self._receive(self._decode(data))
+
+    def _decode(self, data: bytes) -> list[FrameError | Rejected | dict[str, Any]]:
+        return [
+            frame if isinstance(frame, FrameError) else decode_message(frame)
+            for frame in self._decoder.feed(data)
+        ]
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue one message for the client (from the loop's thread)."""
@@ -125,13 +171,24 @@ class Connection:
             log.exception("cannot encode %r", message)
             error = RpcError(INTERNAL_ERROR, f"internal error: cannot encode the answer: {exc}")
             body = encode_message(error_message(message.get("id"), error))
-        self._outbox.put(encode_frame(body))
+        frame = encode_frame(body)
+        with self._backlog_lock:
+            if self._backlog == 0:  # nothing ahead of it: write now if that cannot block
+                with contextlib.suppress(OSError):  # the writer thread will see it again
+                    frame = frame[self._stream.try_write(frame) :]
+                if not frame:
+                    return
+            self._backlog += 1
+        self._outbox.put(frame)
 
     def close(self) -> None:
         """Send what is queued, then hang up (from the loop's thread)."""
         if self.closed:
             return
         self.closed = True
+        if not self._reader.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                self._loop.remove_reader(self._stream.fileno())
         self._outbox.put(None)
         self._on_lost(self)
 
@@ -148,10 +205,7 @@ class Connection:
                 data = b""
             if not data:
                 break
-            items = [
-                frame if isinstance(frame, FrameError) else decode_message(frame)
-                for frame in self._decoder.feed(data)
-            ]
+            items = self._decode(data)
             if items and not self._post(self._receive, items):
                 return
         self._post(self.close)
@@ -160,6 +214,8 @@ class Connection:
         while (frame := self._outbox.get()) is not None:
             try:
                 self._stream.write(frame)
+                with self._backlog_lock:
+                    self._backlog -= 1
             except OSError as exc:
                 log.info("%s: write failed: %s", self.owner, exc)
                 self._post(self.close)

@@ -1,0 +1,191 @@
+"""Round trips through ``llm-flows serve`` next to a minimal stdio echo server, same run.
+
+Measures, over stdio with ``Content-Length`` framing:
+  * a small request (``flow/list`` on an empty table) one at a time: median round trip;
+  * ``flow/merge`` of a 20 KB text the user edited (one merge per finished flow);
+  * requests per second with 32 requests in flight.
+The anchor is a minimal Python echo server with the same framing and JSON
+decoding; the target is our small round trip within 3x of its.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LLM_FLOWS = ROOT / ".venv" / "bin" / "llm-flows"
+SMALL_ROUNDS = 2000
+IN_FLIGHT = 32
+PIPELINED = 6000
+MERGES = 20
+
+ECHO_SERVER = r"""
+import json, os, sys
+out = sys.stdout.buffer
+buf = b""
+while True:
+    while b"\r\n\r\n" not in buf:
+        data = os.read(0, 65536)
+        if not data:
+            sys.exit(0)
+        buf += data
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    length = int(head.split(b":")[1])
+    while len(buf) < length:
+        buf += os.read(0, 65536)
+    body, buf = buf[:length], buf[length:]
+    msg = json.loads(body)
+    reply = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": {"flows": []}},
+                       ensure_ascii=False, separators=(",", ":")).encode()
+    out.write(b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
+    out.flush()
+"""
+
+
+class Peer:
+    """A server subprocess spoken to over pipes with Content-Length frames."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.out = self.process.stdin.fileno()
+        self.inp = self.process.stdout.fileno()
+        self.buffer = b""
+        self.next_id = 0
+        self.ready: set[str] = set()  # flows announced by flow/ready
+
+    def send(self, method: str, params: dict[str, Any]) -> int:
+        self.next_id += 1
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
+        )
+        data = body.encode()
+        os.write(self.out, b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+        return self.next_id
+
+    def receive(self) -> dict[str, Any]:
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += os.read(self.inp, 65536)
+        head, rest = self.buffer.split(b"\r\n\r\n", 1)
+        length = int(head.split(b":")[1])
+        while len(rest) < length:
+            rest += os.read(self.inp, 65536)
+        self.buffer = rest[length:]
+        message: dict[str, Any] = json.loads(rest[:length])
+        if message.get("method") == "flow/ready":
+            self.ready.add(message["params"]["id"])
+        return message
+
+    def answer(self, msg_id: int) -> dict[str, Any]:
+        while True:
+            message = self.receive()
+            if message.get("id") == msg_id:
+                return message
+
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.answer(self.send(method, params))
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def round_trips(peer: Peer) -> list[float]:
+    times = []
+    for _ in range(SMALL_ROUNDS):
+        start = time.perf_counter()
+        peer.call("flow/list", {})
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def pipelined(peer: Peer) -> float:
+    """Requests per second with IN_FLIGHT requests outstanding at all times."""
+    start = time.perf_counter()
+    sent = answered = 0
+    while sent < IN_FLIGHT:
+        peer.send("flow/list", {})
+        sent += 1
+    while answered < PIPELINED:
+        if "id" in peer.receive():
+            answered += 1
+            if sent < PIPELINED:
+                peer.send("flow/list", {})
+                sent += 1
+    return PIPELINED / (time.perf_counter() - start)
+
+
+def merges(peer: Peer) -> list[float]:
+    """flow/merge of a 20 KB region the user edited while its flow ran."""
+    paragraph = "Teh quick brown fox jumps over the lazy dog near teh river bank today. "
+    text = (paragraph * (20_000 // len(paragraph) + 1))[:20_000]
+    current = "A new opening line.\n" + text[:9_000] + "typed here " + text[9_000:]
+    ids = [
+        peer.call("flow/start", {"flow": "correct", "text": text})["result"]["id"]
+        for _ in range(MERGES)
+    ]
+    while not peer.ready.issuperset(ids):
+        peer.receive()
+    times = []
+    for flow_id in ids:
+        start = time.perf_counter()
+        result = peer.call("flow/merge", {"id": flow_id, "current": current})["result"]
+        times.append(time.perf_counter() - start)
+        assert result["status"] != "dropped", result["reason"]
+    return times
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:8.1f} us"
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text(
+            f'plugins = ["{ROOT / "tests" / "plugins" / "scripted.py"}"]\n'
+            'default_model = "scripted"\n[models.scripted]\nbackend = "scripted"\n'
+            'replace = { Teh = "The", teh = "the" }\n',
+            encoding="utf-8",
+        )
+        env = dict(os.environ, LLM_FLOWS_CONFIG=str(config), XDG_CONFIG_HOME=tmp)
+        echo = Peer([sys.executable, "-c", ECHO_SERVER], env)
+        daemon = Peer([str(LLM_FLOWS), "serve", "--log-level", "warning"], env)
+        daemon.call("initialize", {"client": {"name": "bench"}})
+        for peer in (echo, daemon):  # warm up
+            for _ in range(200):
+                peer.call("flow/list", {})
+        echo_small = statistics.median(round_trips(echo))
+        ours_small = statistics.median(round_trips(daemon))
+        echo_rate, ours_rate = pipelined(echo), pipelined(daemon)
+        merge_times = merges(daemon)
+        echo.close()
+        daemon.close()
+    ratio = ours_small / echo_small
+    print(f"small request, median of {SMALL_ROUNDS} round trips:")
+    print(f"  echo server   {us(echo_small)}")
+    print(f"  llm-flows     {us(ours_small)}   ({ratio:.2f}x the echo server; target <= 3x)")
+    print(f"requests/s with {IN_FLIGHT} in flight ({PIPELINED} requests):")
+    print(f"  echo server   {echo_rate:8.0f}/s")
+    print(f"  llm-flows     {ours_rate:8.0f}/s")
+    print(f"flow/merge of 20 KB with user edits, {MERGES} merges:")
+    print(
+        f"  median {statistics.median(merge_times) * 1e3:.1f} ms, "
+        f"max {max(merge_times) * 1e3:.1f} ms"
+    )
+    return 0 if ratio <= 3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
