@@ -140,7 +140,10 @@ class OpenAIModel(Model):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
-            self._client = httpx.AsyncClient(timeout=timeout)
+            # keep alive as many connections as calls may run at once (httpx keeps only 20)
+            most = max(int(self.max_concurrency), 20)
+            limits = httpx.Limits(max_connections=max(most, 100), max_keepalive_connections=most)
+            self._client = httpx.AsyncClient(timeout=timeout, limits=limits)
             self._client_loop = loop
         return self._client
 

@@ -23,10 +23,14 @@ class KeepAliveServer:
     """HTTP/1.1 with keep-alive: answers every chat completion with ``text`` as SSE
     ending in ``data: [DONE]``; counts connections and requests."""
 
-    def __init__(self, text: str = "hello", *, chunked: bool = False, hold: bool = False) -> None:
+    def __init__(
+        self, text: str = "hello", *, chunked: bool = False, hold: bool = False, rounds: int = 1
+    ) -> None:
         self.text = text
         self.chunked = chunked  # Transfer-Encoding: chunked, as llama.cpp and OpenAI send
         self.hold = hold  # keep the body open after [DONE] (a misbehaving server)
+        self.rounds = rounds  # answer only once this many requests are waiting (all at once)
+        self._round: list[asyncio.Future[None]] = []
         self.connections = 0
         self.requests = 0
         self.url = ""
@@ -48,6 +52,16 @@ class KeepAliveServer:
         ]
         return ("".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n").encode()
 
+    async def _all_at_once(self) -> None:
+        """Hold each answer until ``rounds`` requests wait, then answer them together."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._round.append(waiter)
+        if len(self._round) == self.rounds:
+            for future in self._round:
+                future.set_result(None)
+            self._round = []
+        await waiter
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
@@ -56,6 +70,7 @@ class KeepAliveServer:
                 found = re.search(rb"(?i)content-length:\s*(\d+)", head)
                 await reader.readexactly(int(found[1]) if found else 0)
                 self.requests += 1
+                await self._all_at_once()
                 data = self._events()
                 status = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 if self.chunked:
@@ -102,18 +117,18 @@ def test_chunked_streams_reuse_connections_too() -> None:
     assert asyncio.run(scenario()) == (["ok"] * 10, 1)
 
 
-def test_concurrent_requests_use_at_most_one_connection_each() -> None:
+def test_concurrent_requests_keep_one_connection_each_in_the_pool() -> None:
+    """Rounds of 32 answers at once (more than httpx keeps alive by default) reuse 32."""
+
     async def scenario() -> tuple[int, int]:
-        async with KeepAliveServer() as server:
-            model = OpenAIModel("m", base_url=server.url)
-            for _ in range(5):  # five rounds of four at once
-                await asyncio.gather(*(model.respond(Prompt("q")).text() for _ in range(4)))
+        async with KeepAliveServer(rounds=32) as server:
+            model = OpenAIModel("m", base_url=server.url, max_concurrency=32)
+            for _ in range(4):
+                await asyncio.gather(*(model.respond(Prompt("q")).text() for _ in range(32)))
             await model.aclose()
             return server.requests, server.connections
 
-    requests, connections = asyncio.run(scenario())
-    assert requests == 20
-    assert connections <= 4
+    assert asyncio.run(scenario()) == (128, 32)
 
 
 def test_a_server_that_keeps_the_body_open_after_done_still_answers() -> None:
