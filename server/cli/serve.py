@@ -21,6 +21,7 @@ from ..flows import FlowError
 @click.option(
     "--socket",
     "socket_path",
+    metavar="PATH",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Listen on this Unix socket (created with mode 0600) instead of stdio; "
     "serves several clients, each with its own flows.",
@@ -28,11 +29,13 @@ from ..flows import FlowError
 @click.option(
     "--tcp",
     "tcp_port",
+    metavar="PORT",
     type=click.IntRange(0, 65535),
     help="Listen on 127.0.0.1:PORT instead of stdio (loopback only; 0 picks a free port).",
 )
 @click.option(
     "--max-message-bytes",
+    metavar="BYTES",
     type=click.IntRange(1024),
     default=8 * 1024 * 1024,
     show_default=True,
@@ -40,6 +43,7 @@ from ..flows import FlowError
 )
 @click.option(
     "--grace",
+    metavar="SECONDS",
     type=click.FloatRange(0),
     default=5.0,
     show_default=True,
@@ -48,6 +52,7 @@ from ..flows import FlowError
 )
 @click.option(
     "--ttl",
+    metavar="SECONDS",
     type=click.FloatRange(0, min_open=True),
     default=300.0,
     show_default=True,
@@ -55,6 +60,7 @@ from ..flows import FlowError
 )
 @click.option(
     "--log-file",
+    metavar="PATH",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write diagnostics to this file (they always go to stderr).",
 )

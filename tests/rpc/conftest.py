@@ -114,8 +114,12 @@ class Client:
             raise item
         return item
 
-    def response(self, msg_id: int | str | None) -> dict[str, Any]:
-        """The answer to ``msg_id``; notifications seen meanwhile are kept in order."""
+    def response(self, msg_id: int | str | None, *, skip_answers: bool = False) -> dict[str, Any]:
+        """The answer to ``msg_id``; notifications seen meanwhile are kept in order.
+
+        Other answers fail the test, or with ``skip_answers`` (answers to
+        garbage) are kept in ``answers``.
+        """
         while True:
             message = self.receive()
             assert message is not None, f"stream closed before the answer to {msg_id!r}"
@@ -123,20 +127,10 @@ class Client:
                 self.notifications.append(message)
             elif message.get("id") == msg_id:
                 return message
+            elif skip_answers:
+                self.answers.append(message)
             else:
                 raise AssertionError(f"unexpected answer {message} while waiting for {msg_id!r}")
-
-    def response_skipping(self, msg_id: int | str) -> dict[str, Any]:
-        """The answer to ``msg_id``; other answers (e.g. to garbage) are kept in ``answers``."""
-        while True:
-            message = self.receive()
-            assert message is not None, f"stream closed before the answer to {msg_id!r}"
-            if "method" in message:
-                self.notifications.append(message)
-            elif message.get("id") == msg_id:
-                return message
-            else:
-                self.answers.append(message)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Request, and return the result (failing the test on an error answer)."""
