@@ -11,8 +11,8 @@ but (see NOTES.md):
   ``consume``; a message without ``jsonrpc`` is dropped without an answer):
   :func:`decode_message` checks every message before it reaches the endpoint;
 * ``$/cancelRequest`` of a request in flight sends no answer at all: our
-  handlers answer at once, and the connection answers a request cancelled
-  before it ran with -32800 (see ``connection.py``).
+  handlers answer at once, the connection handles cancels itself and answers
+  a request cancelled before it ran with -32800 (see ``connection.py``).
 """
 
 from __future__ import annotations
@@ -169,10 +169,6 @@ class Endpoint(_LibraryEndpoint):  # type: ignore[misc]
     @staticmethod
     def _make_response_payload(header: dict[str, Any], result: Any) -> dict[str, Any]:
         return {**header, "result": result}
-
-    def _handle_cancel_notification(self, msg_id: Any) -> None:
-        """Every request is answered before the next message is read: nothing is in flight."""
-        log.debug("$/cancelRequest for %r: already answered", msg_id)
 
 
 def _guarded(name: str, handler: Handler) -> Handler:
