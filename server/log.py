@@ -1,4 +1,4 @@
-"""The opt-in response log: one SQLite row per model response.
+"""The opt-in log: one SQLite row per model response, and one per dead letter.
 
 Off by default, because editor buffers can hold secrets. ``llm-flows logs on``
 creates a marker file next to the database; ``log = true|false`` in the config
@@ -36,12 +36,27 @@ CREATE TABLE IF NOT EXISTS responses (
     input_tokens INTEGER,
     output_tokens INTEGER,
     duration REAL
-)
+);
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    model TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    late_replies INTEGER NOT NULL,
+    owner TEXT,
+    uri TEXT
+);
 """
 _COLUMNS = (
     "id, time, model, resolved_model, flow, prompt, system, input, options, response, "
     "finish_reason, error, input_tokens, output_tokens, duration"
 )
+_DEAD_COLUMNS = "id, time, flow_id, flow, model, state, reason, attempts, late_replies, owner, uri"
 
 
 def log_path() -> Path:
@@ -74,8 +89,41 @@ def _connect(path: Path) -> sqlite3.Connection:
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # private before SQLite opens it
     os.chmod(path, 0o600)
     connection = sqlite3.connect(path)
-    connection.execute(_SCHEMA)
+    connection.executescript(_SCHEMA)
     return connection
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _insert(table: str, columns: str, row: tuple[Any, ...], path: Path | None) -> bool:
+    """Append ``row``; False (never an exception) for a full disk or a locked database."""
+    names = columns.split(", ", 1)[1]  # all but id
+    try:
+        with closing(_connect(path or log_path())) as db, db:
+            db.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", row)
+    except (sqlite3.Error, OSError):
+        return False
+    return True
+
+
+def _recent(table: str, columns: str, limit: int, path: Path | None) -> list[dict[str, Any]]:
+    path = path or log_path()
+    if not path.exists():
+        return []
+    with closing(_connect(path)) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute(f"SELECT {columns} FROM {table} ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(row) for row in rows.fetchall()]
+
+
+def _count(table: str, path: Path | None) -> int:
+    path = path or log_path()
+    if not path.exists():
+        return 0
+    with closing(_connect(path)) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def log_response(
@@ -96,7 +144,7 @@ def log_response(
     prompt = response.prompt
     usage = response.usage
     row = (
-        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        _now(),
         response.model.model_id,
         response.resolved_model,
         flow,
@@ -111,31 +159,43 @@ def log_response(
         None if usage is None else usage.output_tokens,
         response.duration,
     )
-    try:
-        with closing(_connect(path or log_path())) as db, db:
-            names = _COLUMNS.split(", ", 1)[1]  # all but id
-            db.execute(f"INSERT INTO responses ({names}) VALUES ({', '.join('?' * len(row))})", row)
-    except (sqlite3.Error, OSError):
+    return _insert("responses", _COLUMNS, row, path)
+
+
+def log_dead_letter(
+    entry: dict[str, Any], *, config: Config | None = None, path: Path | None = None
+) -> bool:
+    """Record a dead letter (a row of ``CommandTable.dead_letters()``) if logging is on."""
+    if not logging_enabled(config):
         return False
-    return True
+    row = (
+        _now(),
+        entry["id"],
+        entry["flow"],
+        entry["model"],
+        entry["state"],
+        entry["reason"],
+        entry["attempts"],
+        entry["lateReplies"],
+        entry.get("owner"),
+        entry.get("uri"),
+    )
+    return _insert("dead_letters", _DEAD_COLUMNS, row, path)
 
 
 def recent_responses(limit: int = 10, path: Path | None = None) -> list[dict[str, Any]]:
-    """The last ``limit`` rows, newest first (empty when nothing was logged)."""
-    path = path or log_path()
-    if not path.exists():
-        return []
-    with closing(_connect(path)) as db:
-        db.row_factory = sqlite3.Row
-        rows = db.execute(
-            f"SELECT {_COLUMNS} FROM responses ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
-    return [dict(row) for row in rows]
+    """The last ``limit`` responses, newest first (empty when nothing was logged)."""
+    return _recent("responses", _COLUMNS, limit, path)
+
+
+def recent_dead_letters(limit: int = 10, path: Path | None = None) -> list[dict[str, Any]]:
+    """The last ``limit`` dead letters, newest first."""
+    return _recent("dead_letters", _DEAD_COLUMNS, limit, path)
 
 
 def count_responses(path: Path | None = None) -> int:
-    path = path or log_path()
-    if not path.exists():
-        return 0
-    with closing(_connect(path)) as db:
-        return int(db.execute("SELECT count(*) FROM responses").fetchone()[0])
+    return _count("responses", path)
+
+
+def count_dead_letters(path: Path | None = None) -> int:
+    return _count("dead_letters", path)

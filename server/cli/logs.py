@@ -7,7 +7,15 @@ import json
 import click
 
 from ..config import ConfigError, load_config
-from ..log import count_responses, log_path, logging_enabled, recent_responses, set_logging
+from ..log import (
+    count_dead_letters,
+    count_responses,
+    log_path,
+    logging_enabled,
+    recent_dead_letters,
+    recent_responses,
+    set_logging,
+)
 
 
 @click.group("logs")
@@ -15,7 +23,8 @@ def logs() -> None:
     """Turn the response log on or off, list or locate it.
 
     Off by default: editor buffers can hold secrets. When on, every model
-    response (prompt, options, answer, tokens, time) is kept in a private
+    response (prompt, options, answer, tokens, time) and every dead letter (a
+    flow that failed, timed out or expired, and why) is kept in a private
     SQLite file (mode 0600) in $XDG_DATA_HOME/llm-flows/.
     """
 
@@ -59,6 +68,7 @@ def status() -> None:
     click.echo(f"logging {'on' if enabled else 'off'}{why}")
     click.echo(f"database: {log_path()}")
     click.echo(f"responses logged: {count_responses()}")
+    click.echo(f"dead letters logged: {count_dead_letters()}")
 
 
 @logs.command("path")
@@ -69,14 +79,22 @@ def path() -> None:
 
 @logs.command("list")
 @click.option("-n", "--count", default=10, show_default=True, help="How many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per response.")
-def list_logs(count: int, as_json: bool) -> None:
-    """The most recent logged responses."""
-    for row in recent_responses(count):
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+@click.option(
+    "--dead-letters", is_flag=True, help="Flows that failed, timed out or expired, and why."
+)
+def list_logs(count: int, as_json: bool, dead_letters: bool) -> None:
+    """The most recent logged responses (or dead letters)."""
+    rows = recent_dead_letters(count) if dead_letters else recent_responses(count)
+    for row in rows:
         if as_json:
             click.echo(json.dumps(row))
-            continue
-        tokens = f"{row['input_tokens']}->{row['output_tokens']} tokens"
-        click.echo(f"#{row['id']} {row['time']} {row['model']} {row['finish_reason']} {tokens}")
-        click.echo(f"  prompt:   {row['prompt']!r}")
-        click.echo(f"  response: {row['response']!r}")
+        elif dead_letters:
+            what = f"flow {row['flow_id']}: {row['flow']} {row['model']} {row['state']}"
+            click.echo(f"#{row['id']} {row['time']} {what}, {row['attempts']} attempt(s)")
+            click.echo(f"  reason: {row['reason']}")
+        else:
+            tokens = f"{row['input_tokens']}->{row['output_tokens']} tokens"
+            click.echo(f"#{row['id']} {row['time']} {row['model']} {row['finish_reason']} {tokens}")
+            click.echo(f"  prompt:   {row['prompt']!r}")
+            click.echo(f"  response: {row['response']!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 
 from ..config import ConfigError
 from ..flows import FlowCatalog, FlowError, Rejected, check_rewrite, clean_output, split_text
+from ..log import log_dead_letter, log_response, logging_enabled
 from ..models import ModelError, Prompt, Registry, UnknownModelError
 from .clock import Clock, LoopClock, Timer
 from .errors import Gone, InvalidRequest, NotReady, QueueFull, UnknownFlow, UnknownId, UnknownModel
@@ -340,14 +342,18 @@ class CommandTable:
     async def _run(self, call: Call) -> None:
         """Run one model call and post its outcome; the driver decides what it means."""
         outcome: str | BaseException
+        response = call.model.respond(call.prompt)
         try:
-            outcome = await call.model.respond(call.prompt).text()
+            outcome = await response.text()
         except asyncio.CancelledError:
+            if response.done:
+                self._log(log_response, response, flow=call.flow.flow.name)
             return
         except Exception as exc:  # any failure becomes the flow's error, never the loop's
             outcome = exc
         self._replies.append((call, outcome, self._clock.now()))
         self._wake()
+        self._log(log_response, response, flow=call.flow.flow.name)
 
     def _take_reply(self, call: Call, outcome: str | BaseException, arrived: float) -> None:
         rec = call.flow
@@ -455,15 +461,16 @@ class CommandTable:
     def _late_reply(self, rec: FlowRecord, arrived: float) -> None:
         """A reply for a flow that already ended: drop it, and say so in the dead letters."""
         rec.late_replies += 1
-        if rec.id not in self._dead:
-            self._dead_letter(rec, rec.state, rec.reason or "")
+        reason = (
+            f"{rec.reason}; a reply arrived {arrived - rec.created:.1f} s after the start "
+            f"(after the flow was {rec.state.replace('_', ' ')}) and was dropped"
+        )
         entry = self._dead.get(rec.id)
-        if entry is not None:
-            entry["lateReplies"] = rec.late_replies
-            entry["reason"] = (
-                f"{rec.reason}; a reply arrived {arrived - rec.created:.1f} s after the start "
-                f"(after the flow was {rec.state.replace('_', ' ')}) and was dropped"
-            )
+        if entry is None:
+            self._dead_letter(rec, rec.state, reason)
+        else:
+            entry.update(reason=reason, lateReplies=rec.late_replies)
+            self._deliver(entry)
 
     # ------------------------------------------------------------------ helpers
 
@@ -562,8 +569,21 @@ class CommandTable:
         self._dead[rec.id] = entry
         while len(self._dead) > self._dead_limit:
             self._dead.popitem(last=False)
+        self._deliver(entry)
+
+    def _deliver(self, entry: dict[str, Any]) -> None:
+        """Hand a new or updated dead letter to the log and to ``on_dead_letter``."""
+        self._log(log_dead_letter, dict(entry))
         if self._on_dead_letter is not None:
             self._on_dead_letter(dict(entry))
+
+    def _log(self, write: Callable[..., bool], record: Any, **details: Any) -> None:
+        """Write ``record`` to the opt-in log (``llm-flows logs on`` or the config's ``log``),
+        on a worker thread: SQLite takes milliseconds the loop should not wait for."""
+        config = self._registry.config
+        if logging_enabled(config):
+            job = functools.partial(write, record, config=config, **details)
+            asyncio.get_running_loop().run_in_executor(None, job)
 
     def _push_timer(self, when: float, kind: str, target: Any) -> None:
         heapq.heappush(self._timers, (when, next(self._seq), kind, target))
