@@ -75,13 +75,3 @@ def _merge_adjacent(ops: list[Opcode]) -> list[Opcode]:
         else:
             merged.append(op)
     return merged
-
-
-def changed_share(original: str, answer: str) -> float:
-    """The share of ``original``'s words the answer deleted, replaced or added to (0..1+)."""
-    a, _ = split_words(original)
-    b, _ = split_words(answer)
-    if not a:
-        return 0.0 if not b else 1.0
-    changed = sum(max(op.a1 - op.a0, op.b1 - op.b0) for op in align(a, b) if not op.equal)
-    return changed / len(a)
