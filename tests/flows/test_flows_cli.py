@@ -85,7 +85,7 @@ def test_flows_list_shows_builtin_and_user_flows(write_config: Write) -> None:
     assert f"from {path}" in out
     rows = json.loads(cli("flows", "list", "--json").stdout)
     assert [r["name"] for r in rows] == ["correct", "formal", "rewrite"]
-    assert rows[0]["steps"][0] == {"template": "correct", "templateVersion": "1", "model": None}
+    assert rows[0]["steps"][0] == {"template": "correct", "templateVersion": "2", "model": None}
 
 
 def test_flows_list_names_the_file_and_key_of_a_bad_flow(write_config: Write) -> None:

@@ -18,7 +18,7 @@ def test_builtins_exist_with_versioned_templates(write_config: Write) -> None:
     catalog = load_flows(load_config())
     assert catalog.names() == ["correct", "rewrite"]
     correct = catalog.get("correct")
-    assert correct.steps[0].template.version == "1"
+    assert correct.steps[0].template.version == "2"
     assert correct.steps[0].max_rewrite == 0.5
     assert not correct.needs_instruction
     assert catalog.get("rewrite").needs_instruction
