@@ -16,8 +16,9 @@ from .errors import (
     UnknownId,
     UnknownModel,
 )
+from .events import EventsLost, EventStream
 from .records import Event, FlowState
-from .table import CommandTable, EventStream
+from .table import CommandTable
 
 __all__ = [
     "Clock",
@@ -25,6 +26,7 @@ __all__ = [
     "CommandTable",
     "Event",
     "EventStream",
+    "EventsLost",
     "FlowState",
     "Gone",
     "InvalidRequest",

@@ -18,7 +18,7 @@ import itertools
 import logging
 import random
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ from ..log import log_dead_letter, log_response, logging_enabled
 from ..models import ModelError, Prompt, Registry, UnknownModelError
 from .clock import Clock, LoopClock, Timer
 from .errors import Gone, InvalidRequest, NotReady, QueueFull, UnknownFlow, UnknownId, UnknownModel
+from .events import EventStream
 from .records import DEAD, ERROR_CODES, PENDING, Call, Event, FlowRecord, FlowState
 
 DeadLetterSink = Callable[[dict[str, Any]], None]
@@ -37,31 +38,6 @@ _TimerEntry = tuple[float, int, str, Any]
 
 #: at least this many tokens per chunk, however small the model's context
 MIN_CHUNK_TOKENS = 32
-
-
-class EventStream:
-    """Flow state changes in the order they happened, from the moment of subscription."""
-
-    def __init__(self, table: CommandTable) -> None:
-        self._table = table
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
-
-    def put(self, event: Event | None) -> None:
-        self._queue.put_nowait(event)
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self
-
-    async def __anext__(self) -> Event:
-        event = await self._queue.get()
-        if event is None:
-            self.close()
-            raise StopAsyncIteration
-        return event
-
-    def close(self) -> None:
-        """Stop receiving events."""
-        self._table._unsubscribe(self)
 
 
 class CommandTable:
@@ -85,6 +61,7 @@ class CommandTable:
         history_limit: int = 1000,
         rng: random.Random | None = None,
         on_dead_letter: DeadLetterSink | None = None,
+        event_backlog: int | None = None,
     ) -> None:
         self._registry = registry
         self._catalog = catalog
@@ -111,6 +88,9 @@ class CommandTable:
         self._replies: deque[_Reply] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._streams: list[EventStream] = []
+        #: events a subscriber may leave unread before it is dropped: ten for every flow
+        #: the queue may hold (a flow's whole life is about four)
+        self._event_backlog = event_backlog or max(10_000, 10 * queue_limit)
         self._pending = 0
         self._wakeup: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
@@ -185,7 +165,7 @@ class CommandTable:
 
     def events(self) -> EventStream:
         """Subscribe to flow state changes (from now on, in order)."""
-        stream = EventStream(self)
+        stream = EventStream(self._event_backlog, self._unsubscribe)
         self._streams.append(stream)
         return stream
 
@@ -268,7 +248,7 @@ class CommandTable:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for stream in list(self._streams):
-            stream.put(None)
+            stream.close()
 
     # ---------------------------------------------------------------- the driver
 
@@ -536,12 +516,12 @@ class CommandTable:
             rec.waiters.clear()
         error = rec.error if state in DEAD or state == "cancelled" else None
         event = Event(rec.id, state, rec.owner, message, error, dead_lettered)
-        for stream in self._streams:
+        for stream in list(self._streams):  # a stream that fell behind leaves the list
             stream.put(event)
 
     def _emit(self, rec: FlowRecord, message: str) -> None:
         event = Event(rec.id, rec.state, rec.owner, message)
-        for stream in self._streams:
+        for stream in list(self._streams):
             stream.put(event)
 
     def _retire(self, rec: FlowRecord) -> None:

@@ -49,8 +49,7 @@ def test_ten_thousand_flows_in_flight_all_finish(make_table: Callable[..., Any])
         assert s.model().peak == 64
         proposals = {fid: s.table.claim(fid) for fid, state in states.items() if state == "ready"}
         final: dict[str, str] = {}
-        while not events._queue.empty():
-            event = events._queue.get_nowait()
+        for event in events.take():
             final[event.id] = event.state
         assert len(final) == N
         assert Counter(final.values()) == {

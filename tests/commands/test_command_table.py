@@ -33,12 +33,7 @@ async def settle(rounds: int = 20) -> None:
 
 
 def drain(stream: Any) -> list[Event]:
-    events = []
-    while not stream._queue.empty():
-        event = stream._queue.get_nowait()
-        if event is not None:
-            events.append(event)
-    return events
+    return list(stream.take())
 
 
 def test_a_flow_goes_queued_running_ready_merged(make_table: Make) -> None:
