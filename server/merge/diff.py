@@ -17,17 +17,20 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from itertools import accumulate, chain
+from operator import lt
 from typing import NamedTuple
 
 from .tokenize import tokenize
 
-__all__ = ["ENGINE", "Hunk", "Ops", "diff", "native_ops", "pure_ops"]
+__all__ = ["ENGINE", "Hunk", "Ops", "diff", "native_ops", "pure_ops", "sentences"]
 
 #: A diff as (operation, length) pairs: "=" keep, "-" delete, "+" insert.
 Ops = list[tuple[str, int]]
 Differ = Callable[[str, str], Ops]
+#: A diff of two lists of strings, item by item.
+ListDiffer = Callable[[list[str], list[str]], Ops]
 
 
 class Hunk(NamedTuple):
@@ -67,35 +70,42 @@ native_ops = _native()
 ENGINE = "fast-diff-match-patch (C++)" if native_ops else "diff-match-patch (pure Python)"
 
 
-def diff(a: str, b: str, ops: Differ | None = None) -> list[Hunk]:
+def diff(
+    a: str, b: str, ops: Differ | None = None, a_sentences: list[str] | None = None
+) -> list[Hunk]:
     """The changed stretches from ``a`` to ``b`` in order, each starting and ending on tokens.
 
-    Hunks are separated by at least one unchanged token.
+    Hunks are separated by at least one unchanged token. ``a_sentences`` is
+    ``sentences(a)``, passed when ``a`` is diffed against more than one text.
     """
     run = ops or native_ops or pure_ops
     found: list[Hunk] = []
     if a == b:
         return found
-    for s in _changed(_sentences(a), _sentences(b), _anchored(run)):
+    a_pieces = sentences(a) if a_sentences is None else a_sentences
+    by_item = _by_item(run)
+    for s in _changed(a_pieces, sentences(b), _anchored(by_item)):
         a_part, b_part = a[s.a_start : s.a_end], b[s.b_start : s.b_end]
         skip, a_end, b_end = _middle(a_part, b_part)
-        a0, b0 = s.a_start + skip, s.b_start + skip
-        found += (
-            Hunk(a0 + h.a_start, a0 + h.a_end, b0 + h.b_start, b0 + h.b_end)
-            for h in _changed(tokenize(a_part[skip:a_end]), tokenize(b_part[skip:b_end]), run)
-        )
+        a_tokens, b_tokens = tokenize(a_part[skip:a_end]), tokenize(b_part[skip:b_end])
+        found += _changed(a_tokens, b_tokens, by_item, s.a_start + skip, s.b_start + skip)
     return found
 
 
-def _sentences(text: str) -> list[str]:
+def sentences(text: str) -> list[str]:
     """``text`` cut after each line break and each ". " (kept), with no empty piece."""
-    mark = "\0"
-    if mark in text:  # cannot mark the cuts: cut at line breaks alone
+    if "\0" in text:  # NUL marks the cuts below: a text holding one is cut at line breaks alone
         return text.splitlines(keepends=True)
-    pieces = text.replace("\n", "\n" + mark).replace(". ", ". " + mark).split(mark)
-    if not pieces[-1]:
-        pieces.pop()
-    return pieces
+    *parts, last = text.split(". ")
+    found: list[str] = []
+    for part in [*(part + ". " for part in parts), last]:
+        if "\n" in part:
+            found += part.replace("\n", "\n\0").split("\0")
+        else:
+            found.append(part)
+    if not found[-1]:
+        found.pop()
+    return found
 
 
 def _middle(a: str, b: str) -> tuple[int, int, int]:
@@ -127,27 +137,30 @@ def _middle(a: str, b: str) -> tuple[int, int, int]:
     return start, len(a) - suffix, len(b) - suffix
 
 
-def _changed(a: list[str], b: list[str], run: Differ) -> list[Hunk]:
-    """Hunks between two lists of strings, in code points of their concatenations."""
-    # Most calls are tiny ("word" -> "words"): trim what both share, and skip the
+def _changed(
+    a: list[str], b: list[str], run: ListDiffer, a_offset: int = 0, b_offset: int = 0
+) -> list[Hunk]:
+    """Hunks between two lists of strings, in code points of their concatenations.
+
+    The concatenations start at ``a_offset`` and ``b_offset``.
+    """
+    if len(a) == len(b) == 1:  # the common case: one word became another
+        return (
+            [] if a == b else [Hunk(a_offset, a_offset + len(a[0]), b_offset, b_offset + len(b[0]))]
+        )
+    # Most calls are tiny ("word," -> "words,"): trim what both share, and skip the
     # diff when what is left can only be one hunk.
-    shortest = min(len(a), len(b))
-    head = 0
-    while head < shortest and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < shortest - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
+    head, tail = _ends(a, b)
     skipped = sum(map(len, a[:head]))  # the same in b
     a, b = a[head : len(a) - tail], b[head : len(b) - tail]
-    offsets_a = [*accumulate(map(len, a), initial=skipped)]
-    offsets_b = [*accumulate(map(len, b), initial=skipped)]
+    offsets_a = [*accumulate(map(len, a), initial=a_offset + skipped)]
+    offsets_b = [*accumulate(map(len, b), initial=b_offset + skipped)]
     if not a or not b or len(a) == len(b) == 1:
         return [Hunk(offsets_a[0], offsets_a[-1], offsets_b[0], offsets_b[-1])] if a or b else []
     found: list[Hunk] = []
     i = j = 0
     start: tuple[int, int] | None = None
-    for op, length in [*run(*_encode(a, b)), ("=", 0)]:
+    for op, length in [*run(a, b), ("=", 0)]:
         if op == "=":
             if start is not None:
                 found.append(
@@ -166,53 +179,81 @@ def _changed(a: list[str], b: list[str], run: Differ) -> list[Hunk]:
     return found
 
 
-def _encode(a: Sequence[str], b: Sequence[str]) -> tuple[str, str]:
-    """Both sequences as strings with one code point per item, equal items equal code points."""
-    vocabulary = dict.fromkeys(chain(a, b))
-    code_points = chain(range(1, 0xD800), range(0xE000, 0x110000))  # no surrogates
-    codes = dict(zip(vocabulary, map(chr, code_points), strict=False))
-    if len(codes) < len(vocabulary):
-        raise ValueError(
-            f"too many distinct words to diff: {len(vocabulary)} (at most {len(codes)})"
-        )
-    return "".join(map(codes.__getitem__, a)), "".join(map(codes.__getitem__, b))
+def _ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """How many items ``a`` and ``b`` share at the start, and then at the end."""
+    shortest = min(len(a), len(b))
+    head = 0
+    while head < shortest and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < shortest - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return head, tail
 
 
-def _anchored(run: Differ) -> Differ:
-    """``run`` between anchors: items found once in each text and kept in the same order.
+def _by_item(run: Differ) -> ListDiffer:
+    """``run`` on lists: one code point per distinct item makes a character diff an item diff."""
+
+    def ops(a: list[str], b: list[str]) -> Ops:
+        vocabulary = dict.fromkeys(chain(a, b))
+        code_points = chain(range(1, 0xD800), range(0xE000, 0x110000))  # no surrogates
+        codes = dict(zip(vocabulary, map(chr, code_points), strict=False))
+        if len(codes) < len(vocabulary):
+            raise ValueError(
+                f"too many distinct words to diff: {len(vocabulary)} (at most {len(codes)})"
+            )
+        return run("".join(map(codes.__getitem__, a)), "".join(map(codes.__getitem__, b)))
+
+    return ops
+
+
+def _anchored(run: ListDiffer) -> ListDiffer:
+    """``run`` between anchors: items found once in each list and kept in the same order.
 
     When many sentences change, Myers' cost (length times changes) explodes; unique
     unchanged sentences are certain matches that cut the work into small gaps.
     """
 
-    def ops(a: str, b: str) -> Ops:
+    def ops(a: list[str], b: list[str]) -> Ops:
         result: Ops = []
-        x = y = 0
+        same = x = y = 0  # same: the unchanged items not yet in result
         for i, j in [*_unique_matches(a, b), (len(a), len(b))]:
-            if a[x:i] == b[y:j]:
-                result.append(("=", i - x))
-            elif x == i or y == j:
-                result += [("-", i - x), ("+", j - y)]
-            else:
-                result += run(a[x:i], b[y:j])
-            result.append(("=", 1))
+            if i != x or j != y:  # a gap before this anchor
+                a_gap, b_gap = a[x:i], b[y:j]
+                head, tail = _ends(a_gap, b_gap)
+                a_left, b_left = len(a_gap) - head - tail, len(b_gap) - head - tail
+                if not a_left and not b_left:
+                    same += len(a_gap)
+                elif not a_gap or not b_gap or a_left == b_left == 1:
+                    # One change, as any minimal diff says (a lone insertion or deletion
+                    # between equal items is left to the diff: it may shift it).
+                    result += [("=", same + head), ("-", a_left), ("+", b_left)]
+                    same = tail
+                else:
+                    result += [("=", same), *run(a_gap, b_gap)]
+                    same = 0
+            same += 1
             x, y = i + 1, j + 1
-        result.pop()  # the sentinel's
-        return result
+        same -= 1  # the sentinel's
+        return [*result, ("=", same)] if same else result
 
     return ops
 
 
-def _unique_matches(a: str, b: str) -> list[tuple[int, int]]:
+def _unique_matches(a: list[str], b: list[str]) -> list[tuple[int, int]]:
     """The longest in-order run of pairs (i, j) with a[i] == b[j] occurring once in each."""
     count_a, count_b = Counter(a), Counter(b)
-    in_b = {c: j for j, c in enumerate(b) if count_b[c] == 1 and count_a[c] == 1}
-    pairs = [(i, in_b[c]) for i, c in enumerate(a) if c in in_b]
+    once = {c for c, n in count_a.items() if n == 1 and count_b.get(c) == 1}
+    in_a = [i for i, c in enumerate(a) if c in once]
+    where_b = dict(zip(b, range(len(b)), strict=True))  # right for the items found once
+    in_b = [where_b[a[i]] for i in in_a]
+    if all(map(lt, in_b, in_b[1:])):  # nothing moved: the run is every pair
+        return [*zip(in_a, in_b, strict=True)]
     # patience sorting: tails[k] is the pair index ending the best run of length k + 1
     tails: list[int] = []
     tail_js: list[int] = []
     previous: list[int] = []
-    for index, (_, j) in enumerate(pairs):
+    for index, j in enumerate(in_b):
         k = bisect_left(tail_js, j)
         previous.append(tails[k - 1] if k else -1)
         if k == len(tails):
@@ -221,9 +262,9 @@ def _unique_matches(a: str, b: str) -> list[tuple[int, int]]:
         else:
             tails[k] = index
             tail_js[k] = j
-    run: list[tuple[int, int]] = []
+    found: list[tuple[int, int]] = []
     index = tails[-1] if tails else -1
     while index >= 0:
-        run.append(pairs[index])
+        found.append((in_a[index], in_b[index]))
         index = previous[index]
-    return run[::-1]
+    return found[::-1]

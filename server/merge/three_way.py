@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from itertools import accumulate
 
-from .diff import Differ, Hunk, diff
+from .diff import Differ, Hunk, diff, sentences
 from .policy import MergePolicy, drop_reason
 from .tokenize import has_word
 from .types import Conflict, Edit, MergeResult, Status, apply_edits
@@ -23,9 +23,9 @@ __all__ = ["merge"]
 class _Side:
     """One side (ours or theirs) as diffed against the base."""
 
-    def __init__(self, base: str, text: str, ops: Differ | None):
+    def __init__(self, base: str, base_sentences: list[str], text: str, ops: Differ | None):
         self.text = text
-        self.hunks = diff(base, text, ops)
+        self.hunks = diff(base, text, ops, base_sentences)
         self._ends = [h.a_end for h in self.hunks]
         deltas = ((h.b_end - h.b_start) - (h.a_end - h.a_start) for h in self.hunks)
         self._shift = [0, *accumulate(deltas)]
@@ -82,7 +82,8 @@ def merge(
     whatever the user typed since. ``ops`` picks a diff core (tests compare them).
     """
     policy = policy or MergePolicy()
-    us, them = _Side(base, ours, ops), _Side(base, theirs, ops)
+    pieces = sentences(base)
+    us, them = _Side(base, pieces, ours, ops), _Side(base, pieces, theirs, ops)
 
     # The same change on both sides is no change to make, and no obstacle either.
     our_changes = {(h.a_start, h.a_end): us.change(h) for h in us.hunks}

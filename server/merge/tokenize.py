@@ -65,12 +65,15 @@ def _token_pattern() -> re.Pattern[str]:
 
 
 _TOKEN = _token_pattern()
+#: What ``_TOKEN`` reduces to on ASCII text (no marks, joiners, flags or no-space scripts),
+#: about twice as fast.
+_ASCII_TOKEN = re.compile(r"\s+|\w+(?:'\w+)*|[^\w\s]")
 _WORD_CHAR = re.compile(r"\w")
 
 
 def tokenize(text: str) -> list[str]:
     """The tokens of ``text``; ``"".join(tokenize(text)) == text``."""
-    return _TOKEN.findall(text)
+    return (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
 
 
 def has_word(text: str, start: int, end: int) -> bool:
