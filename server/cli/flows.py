@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..config import ConfigError, load_config
+from .options import option_pairs
 
 
 def _catalog_and_registry() -> tuple[Any, Any]:
@@ -51,31 +52,12 @@ def list_flows(as_json: bool) -> None:
         click.echo(f"    steps: {steps}; timeout {row['timeout']:g} s; from {row['source']}")
 
 
-def _parse_option(_ctx: click.Context, _param: click.Parameter, pairs: Any) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for key, raw in pairs:
-        try:
-            options[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key] = raw
-    return options
-
-
 @click.command("run")
 @click.argument("flow")
 @click.argument("source", type=click.File("rb"), default="-")
 @click.option("-m", "--model", help="Model id or alias (default: the configured default).")
 @click.option("-i", "--instruction", help="What to do, for flows such as `rewrite`.")
-@click.option(
-    "-o",
-    "--option",
-    "options",
-    nargs=2,
-    multiple=True,
-    metavar="KEY VALUE",
-    callback=_parse_option,
-    help="A model option, e.g. -o temperature 0.2 (repeatable).",
-)
+@option_pairs
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait.")
 def run(flow: str, source: Any, **settings: Any) -> None:
     """Run FLOW on a file (or stdin: `-`) and print the proposal to stdout.

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ..config import ConfigError, load_config
 from ..log import log_response
 from ..models import Model, ModelError, Prompt, Registry, UnknownModelError
+from .options import option_pairs
 
 
 def _registry() -> Registry:
@@ -66,7 +67,7 @@ def list_models(as_json: bool) -> None:
 
 @models.command("options")
 @click.argument("model_id")
-def model_options(model_id: str) -> None:
+def show_model_options(model_id: str) -> None:
     """The options MODEL_ID accepts, with their configured defaults."""
     model = _model(_registry(), model_id)
     defaults = model.default_options.model_dump(exclude_unset=True)
@@ -81,34 +82,18 @@ def model_options(model_id: str) -> None:
         click.echo(f"{name}: {shown}  {field.description or ''}{default}")
 
 
-def _option_value(raw: str) -> Any:
-    """JSON when it parses (numbers, true, lists), else the string itself."""
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
-
-
 @click.command("prompt")
 @click.argument("text", required=False)
 @click.option(
     "-m", "--model", "model_name", help="Model id or alias (default: the configured one)."
 )
 @click.option("-s", "--system", help="System prompt.")
-@click.option(
-    "-o",
-    "--option",
-    "option_pairs",
-    nargs=2,
-    multiple=True,
-    metavar="KEY VALUE",
-    help="An option, e.g. -o temperature 0.2 -o max_tokens 50; repeat -o stop X for several.",
-)
+@option_pairs
 def prompt(
     text: str | None,
     model_name: str | None,
     system: str | None,
-    option_pairs: tuple[tuple[str, str], ...],
+    options: dict[str, Any],
 ) -> None:
     """Send TEXT to a model and stream the answer to stdout.
 
@@ -120,21 +105,14 @@ def prompt(
             raise click.UsageError("give TEXT, or '-' to read standard input")
         text = sys.stdin.read()
     assert text is not None
-    overrides: dict[str, Any] = {}
-    for key, raw in option_pairs:
-        value = _option_value(raw)
-        if key == "stop":
-            overrides.setdefault("stop", []).append(str(raw))
-        else:
-            overrides[key] = value
     registry = _registry()
     config = registry.config
     model = _model(registry, model_name)
     try:
-        options = model.default_options.merged(overrides)
+        merged = model.default_options.merged(options)
     except ValidationError as exc:
         raise click.UsageError(type(model.default_options).explain(exc)) from exc
-    response = model.respond(Prompt(text, system, options))
+    response = model.respond(Prompt(text, system, merged))
 
     async def stream() -> None:
         try:
