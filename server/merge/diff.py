@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
-from itertools import accumulate, chain
+from itertools import chain
 from operator import lt
 from typing import NamedTuple
 
@@ -151,31 +151,30 @@ def _changed(
     # Most calls are tiny ("word," -> "words,"): trim what both share, and skip the
     # diff when what is left can only be one hunk.
     head, tail = _ends(a, b)
-    skipped = sum(map(len, a[:head]))  # the same in b
+    a_at = b_at = sum(map(len, a[:head]))  # code points, the same in both
+    a_at, b_at = a_at + a_offset, b_at + b_offset
     a, b = a[head : len(a) - tail], b[head : len(b) - tail]
-    offsets_a = [*accumulate(map(len, a), initial=a_offset + skipped)]
-    offsets_b = [*accumulate(map(len, b), initial=b_offset + skipped)]
+    if not a and not b:
+        return []
     if not a or not b or len(a) == len(b) == 1:
-        return [Hunk(offsets_a[0], offsets_a[-1], offsets_b[0], offsets_b[-1])] if a or b else []
+        return [Hunk(a_at, a_at + sum(map(len, a)), b_at, b_at + sum(map(len, b)))]
     found: list[Hunk] = []
-    i = j = 0
-    start: tuple[int, int] | None = None
+    i = j = 0  # items
+    start: tuple[int, int] | None = None  # code points where the open hunk starts
     for op, length in [*run(a, b), ("=", 0)]:
         if op == "=":
             if start is not None:
-                found.append(
-                    Hunk(offsets_a[start[0]], offsets_a[i], offsets_b[start[1]], offsets_b[j])
-                )
+                found.append(Hunk(start[0], a_at, start[1], b_at))
                 start = None
-            i += length
-            j += length
+            width = sum(map(len, a[i : i + length]))
+            a_at, b_at, i, j = a_at + width, b_at + width, i + length, j + length
             continue
         if start is None:
-            start = (i, j)
+            start = (a_at, b_at)
         if op == "-":
-            i += length
+            a_at, i = a_at + sum(map(len, a[i : i + length])), i + length
         else:
-            j += length
+            b_at, j = b_at + sum(map(len, b[j : j + length])), j + length
     return found
 
 
@@ -191,17 +190,31 @@ def _ends(a: list[str], b: list[str]) -> tuple[int, int]:
     return head, tail
 
 
+#: Code points available to stand for items: all but NUL and the surrogates.
+_CODES = 0x110000 - 0x800 - 1
+
+
+class _Codes(dict[str, str]):
+    """One code point per distinct item, handed out on first sight."""
+
+    def __missing__(self, item: str) -> str:
+        number = len(self) + 1
+        code = self[item] = chr(number if number < 0xD800 else number + 0x800)
+        return code
+
+
 def _by_item(run: Differ) -> ListDiffer:
-    """``run`` on lists: one code point per distinct item makes a character diff an item diff."""
+    """``run`` on lists: one code point per distinct item makes a character diff an item diff.
+
+    The code points are shared by every call, so most items are found already coded.
+    """
+    codes = _Codes()
 
     def ops(a: list[str], b: list[str]) -> Ops:
-        vocabulary = dict.fromkeys(chain(a, b))
-        code_points = chain(range(1, 0xD800), range(0xE000, 0x110000))  # no surrogates
-        codes = dict(zip(vocabulary, map(chr, code_points), strict=False))
-        if len(codes) < len(vocabulary):
-            raise ValueError(
-                f"too many distinct words to diff: {len(vocabulary)} (at most {len(codes)})"
-            )
+        if len(codes) + len(a) + len(b) > _CODES:
+            codes.clear()
+            if (distinct := len(set(chain(a, b)))) > _CODES:
+                raise ValueError(f"too many distinct words to diff: {distinct} (at most {_CODES})")
         return run("".join(map(codes.__getitem__, a)), "".join(map(codes.__getitem__, b)))
 
     return ops
