@@ -70,9 +70,8 @@ def template_from_table(name: str, data: dict[str, Any], source: str, where: str
     prompt = data.get("prompt", "{text}")
     if "{text}" not in prompt and "{text}" not in data.get("system", ""):
         raise FlowError(f"{where}prompt: must contain {{text}}, where the user's text goes")
-    return Template(
-        name, str(version), data.get("system", ""), prompt, source, data.get("description", "")
-    )
+    system = data.get("system", "").strip()  # stripped once: renders share the string
+    return Template(name, str(version), system, prompt, source, data.get("description", ""))
 
 
 def load_template_file(path: Path) -> Template:
