@@ -18,8 +18,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
-from itertools import chain
-from operator import lt
+from itertools import chain, compress, groupby
+from operator import lt, ne
 from typing import NamedTuple
 
 from .tokenize import tokenize
@@ -114,7 +114,8 @@ def _middle(a: str, b: str) -> tuple[int, int, int]:
     Cutting after and before whitespace keeps words whole, so only the differing
     middle needs tokenizing.
     """
-    low, high = 0, min(len(a), len(b))
+    shortest = min(len(a), len(b))
+    low, high = 0, shortest
     while low < high:  # the longest common prefix, by halving
         mid = (low + high + 1) // 2
         if a[:mid] == b[:mid]:
@@ -122,17 +123,17 @@ def _middle(a: str, b: str) -> tuple[int, int, int]:
         else:
             high = mid - 1
     start = low
-    low, high = 0, min(len(a), len(b)) - start
+    low, high = 0, shortest - start
     while low < high:  # the longest common suffix after it
         mid = (low + high + 1) // 2
-        if a[len(a) - mid :] == b[len(b) - mid :]:
+        if a[-mid:] == b[-mid:]:
             low = mid
         else:
             high = mid - 1
     suffix = low
     while start and not a[start - 1].isspace():
         start -= 1
-    while suffix and not a[len(a) - suffix].isspace():
+    while suffix and not a[-suffix].isspace():
         suffix -= 1
     return start, len(a) - suffix, len(b) - suffix
 
@@ -211,6 +212,8 @@ def _by_item(run: Differ) -> ListDiffer:
     codes = _Codes()
 
     def ops(a: list[str], b: list[str]) -> Ops:
+        if (found := _substitutions(a, b)) is not None:
+            return found
         if len(codes) + len(a) + len(b) > _CODES:
             codes.clear()
             if (distinct := len(set(chain(a, b)))) > _CODES:
@@ -218,6 +221,27 @@ def _by_item(run: Differ) -> ListDiffer:
         return run("".join(map(codes.__getitem__, a)), "".join(map(codes.__getitem__, b)))
 
     return ops
+
+
+def _substitutions(a: list[str], b: list[str]) -> Ops | None:
+    """The diff of two lists of one length whose differing items are all absent from the other.
+
+    Such items must go (or come), and every other item can stay where it is, so this
+    is the only minimal diff and needs no diff core (the usual case: a few words
+    replaced by new ones). None for other lists.
+    """
+    if len(a) != len(b):
+        return None
+    differs = [*map(ne, a, b)]
+    in_a, in_b = set(a), set(b)
+    for x, y in compress(zip(a, b, strict=True), differs):
+        if x in in_b or y in in_a:
+            return None
+    found: Ops = []
+    for changed, run in groupby(differs):
+        length = len([*run])
+        found += [("-", length), ("+", length)] if changed else [("=", length)]
+    return found
 
 
 def _anchored(run: ListDiffer) -> ListDiffer:
