@@ -2,11 +2,11 @@
 
 Synthetic prose of 2 KB, 20 KB, 200 KB and 1 MB (some paragraphs repeated
 verbatim); the user edits 1% of the words and the model 2%, spread through the
-text. For each size: our median time and conflicts (split into those where
-both changed overlapping or touching tokens, git's kind, and those on adjacent
-words, withheld by design), and git merge-file's on
-the token-per-line form (every token on its own line: word level) and on the
-text as is (line level), each timed as one process like any external merge.
+text. For each size: our median time and conflicts, split into those where both
+changed overlapping or touching tokens (git's kind) and those on adjacent words
+(withheld by design); and git merge-file's time and conflicts on the
+token-per-line form (every token on its own line: word level) and on the text as
+is (line level), each timed as one process like any external merge.
 
 Run: .venv/bin/python bench/merge.py
 """
