@@ -16,6 +16,7 @@ import functools
 import heapq
 import itertools
 import logging
+import math
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -38,6 +39,8 @@ _TimerEntry = tuple[float, int, str, Any]
 
 #: at least this many tokens per chunk, however small the model's context
 MIN_CHUNK_TOKENS = 32
+#: how often the table looks again whether logging is on (``llm-flows logs on|off``)
+LOG_CHECK_SECONDS = 1.0
 
 
 class CommandTable:
@@ -96,6 +99,8 @@ class CommandTable:
         self._idle: asyncio.Event | None = None
         self._driver: asyncio.Task[None] | None = None
         self._closing = False
+        self._log_on = False
+        self._log_checked = -math.inf
 
     # ----------------------------------------------------------------- public API
 
@@ -560,9 +565,12 @@ class CommandTable:
     def _log(self, write: Callable[..., bool], record: Any, **details: Any) -> None:
         """Write ``record`` to the opt-in log (``llm-flows logs on`` or the config's ``log``),
         on a worker thread: SQLite takes milliseconds the loop should not wait for."""
-        config = self._registry.config
-        if logging_enabled(config):
-            job = functools.partial(write, record, config=config, **details)
+        now = self._clock.now()
+        if now >= self._log_checked + LOG_CHECK_SECONDS:  # a stat costs ~15 us; flows are many
+            self._log_on = logging_enabled(self._registry.config)
+            self._log_checked = now
+        if self._log_on:
+            job = functools.partial(write, record, config=self._registry.config, **details)
             asyncio.get_running_loop().run_in_executor(None, job)
 
     def _push_timer(self, when: float, kind: str, target: Any) -> None:

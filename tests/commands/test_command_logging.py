@@ -6,12 +6,15 @@ through the command table like the daemon and batch mode), then ``logs list``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from llm_flows.log import recent_responses, set_logging
 
 Write = Callable[..., Path]
 
@@ -76,3 +79,20 @@ def test_the_config_key_turns_logging_on_for_the_table(write_config: Write) -> N
     write_config(scripted={}, default_model="scripted", log=True)
     assert cli("run", "correct", "-", stdin=b"hello\n").returncode == 0
     assert [row["response"] for row in listed()] == ["hello\n"]
+
+
+def test_a_running_table_notices_logs_on_within_a_second(
+    make_table: Callable[..., Any],
+) -> None:
+    s = make_table(scripted={})
+
+    async def body() -> None:
+        await s.table.wait(s.table.submit("correct", "before"))
+        set_logging(True)
+        await s.table.wait(s.table.submit("correct", "same second"))
+        s.clock.advance(1)
+        await s.table.wait(s.table.submit("correct", "after"))
+        await s.table.aclose(grace=0)
+
+    asyncio.run(body())  # returns once the log writes on worker threads are done
+    assert [row["input"] for row in recent_responses()] == ["after"]
