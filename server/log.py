@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,16 +94,61 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+#: a row for the database: its table and its values (all columns but ``id``)
+Row = tuple[str, tuple[Any, ...]]
+_NAMES = {"responses": _COLUMNS.split(", ", 1)[1], "dead_letters": _DEAD_COLUMNS.split(", ", 1)[1]}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _insert(table: str, columns: str, row: tuple[Any, ...], path: Path | None) -> bool:
-    """Append ``row``; False (never an exception) for a full disk or a locked database."""
-    names = columns.split(", ", 1)[1]  # all but id
+def response_row(response: Response, flow: str | None = None) -> Row:
+    """The log row of a finished ``response``."""
+    prompt = response.prompt
+    usage = response.usage
+    return "responses", (
+        _now(),
+        response.model.model_id,
+        response.resolved_model,
+        flow,
+        prompt.text,
+        prompt.system,
+        prompt.input,
+        json.dumps(prompt.options.model_dump(exclude_defaults=True)),
+        response.output,
+        response.finish_reason,
+        response.error,
+        None if usage is None else usage.input_tokens,
+        None if usage is None else usage.output_tokens,
+        response.duration,
+    )
+
+
+def dead_letter_row(entry: dict[str, Any]) -> Row:
+    """The log row of a dead letter (a row of ``CommandTable.dead_letters()``)."""
+    return "dead_letters", (
+        _now(),
+        entry["id"],
+        entry["flow"],
+        entry["model"],
+        entry["state"],
+        entry["reason"],
+        entry["attempts"],
+        entry["lateReplies"],
+        entry.get("owner"),
+        entry.get("uri"),
+    )
+
+
+def write_rows(rows: list[Row], path: Path | None = None) -> bool:
+    """Append ``rows`` in one transaction; False (never an exception) for a full disk
+    or a locked database: logging must not fail a flow."""
     try:
         with closing(_connect(path or log_path())) as db, db:
-            db.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", row)
+            for table, values in rows:
+                marks = ", ".join("?" * len(values))
+                db.execute(f"INSERT INTO {table} ({_NAMES[table]}) VALUES ({marks})", values)
     except (sqlite3.Error, OSError):
         return False
     return True
@@ -136,51 +182,47 @@ def log_response(
     """Record a finished ``response`` if logging is on; True when a row was written.
 
     ``path`` (default :func:`log_path`) is for tests; ``config`` lets the
-    config file's ``log`` key decide. Never raises for a full disk or a locked
-    database: logging must not fail a flow (it returns False instead).
+    config file's ``log`` key decide. Never raises (see :func:`write_rows`).
     """
-    if not logging_enabled(config):
-        return False
-    prompt = response.prompt
-    usage = response.usage
-    row = (
-        _now(),
-        response.model.model_id,
-        response.resolved_model,
-        flow,
-        prompt.text,
-        prompt.system,
-        prompt.input,
-        json.dumps(prompt.options.model_dump(exclude_defaults=True)),
-        response.output,
-        response.finish_reason,
-        response.error,
-        None if usage is None else usage.input_tokens,
-        None if usage is None else usage.output_tokens,
-        response.duration,
-    )
-    return _insert("responses", _COLUMNS, row, path)
+    return logging_enabled(config) and write_rows([response_row(response, flow)], path)
 
 
-def log_dead_letter(
-    entry: dict[str, Any], *, config: Config | None = None, path: Path | None = None
-) -> bool:
-    """Record a dead letter (a row of ``CommandTable.dead_letters()``) if logging is on."""
-    if not logging_enabled(config):
-        return False
-    row = (
-        _now(),
-        entry["id"],
-        entry["flow"],
-        entry["model"],
-        entry["state"],
-        entry["reason"],
-        entry["attempts"],
-        entry["lateReplies"],
-        entry.get("owner"),
-        entry.get("uri"),
-    )
-    return _insert("dead_letters", _DEAD_COLUMNS, row, path)
+class LogWriter:
+    """Writes rows on a thread of its own, all that are waiting in one transaction.
+
+    For the command table: a burst of responses costs the event loop no waiting
+    and the database one commit, not one each. The thread runs while rows wait
+    and is not a daemon thread, so rows handed over before exit are written.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._rows: list[Row] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, row: Row) -> None:
+        with self._lock:
+            self._rows.append(row)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llm-flows log")
+                self._thread.start()
+
+    def wait(self) -> None:
+        """Until every row handed over so far is written."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                rows, self._rows = self._rows, []
+                if not rows:
+                    self._thread = None
+                    return
+            write_rows(rows, self._path)
 
 
 def recent_responses(limit: int = 10, path: Path | None = None) -> list[dict[str, Any]]:

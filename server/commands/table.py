@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import heapq
 import itertools
 import logging
@@ -26,7 +25,7 @@ from pydantic import ValidationError
 
 from ..config import ConfigError
 from ..flows import FlowCatalog, FlowError, Rejected, check_rewrite, clean_output, split_text
-from ..log import log_dead_letter, log_response, logging_enabled
+from ..log import LogWriter, dead_letter_row, logging_enabled, response_row
 from ..models import ModelError, Prompt, Registry, UnknownModelError
 from .clock import Clock, LoopClock, Timer
 from .errors import Gone, InvalidRequest, NotReady, QueueFull, UnknownFlow, UnknownId, UnknownModel
@@ -99,6 +98,7 @@ class CommandTable:
         self._idle: asyncio.Event | None = None
         self._driver: asyncio.Task[None] | None = None
         self._closing = False
+        self._log_writer = LogWriter()
         self._log_on = False
         self._log_checked = -math.inf
 
@@ -254,6 +254,7 @@ class CommandTable:
         await asyncio.gather(*tasks, return_exceptions=True)
         for stream in list(self._streams):
             stream.close()
+        await asyncio.to_thread(self._log_writer.wait)
 
     # ---------------------------------------------------------------- the driver
 
@@ -331,14 +332,15 @@ class CommandTable:
         try:
             outcome = await response.text()
         except asyncio.CancelledError:
-            if response.done:
-                self._log(log_response, response, flow=call.flow.flow.name)
+            if response.done and self._logging():
+                self._log_writer.add(response_row(response, call.flow.flow.name))
             return
         except Exception as exc:  # any failure becomes the flow's error, never the loop's
             outcome = exc
         self._replies.append((call, outcome, self._clock.now()))
         self._wake()
-        self._log(log_response, response, flow=call.flow.flow.name)
+        if self._logging():
+            self._log_writer.add(response_row(response, call.flow.flow.name))
 
     def _take_reply(self, call: Call, outcome: str | BaseException, arrived: float) -> None:
         rec = call.flow
@@ -558,20 +560,19 @@ class CommandTable:
 
     def _deliver(self, entry: dict[str, Any]) -> None:
         """Hand a new or updated dead letter to the log and to ``on_dead_letter``."""
-        self._log(log_dead_letter, dict(entry))
+        if self._logging():
+            self._log_writer.add(dead_letter_row(entry))
         if self._on_dead_letter is not None:
             self._on_dead_letter(dict(entry))
 
-    def _log(self, write: Callable[..., bool], record: Any, **details: Any) -> None:
-        """Write ``record`` to the opt-in log (``llm-flows logs on`` or the config's ``log``),
-        on a worker thread: SQLite takes milliseconds the loop should not wait for."""
+    def _logging(self) -> bool:
+        """Whether to log (``llm-flows logs on|off`` or the config's ``log`` key), looked
+        at again at most once a second: it costs a stat, and flows are many."""
         now = self._clock.now()
-        if now >= self._log_checked + LOG_CHECK_SECONDS:  # a stat costs ~15 us; flows are many
+        if now >= self._log_checked + LOG_CHECK_SECONDS:
             self._log_on = logging_enabled(self._registry.config)
             self._log_checked = now
-        if self._log_on:
-            job = functools.partial(write, record, config=self._registry.config, **details)
-            asyncio.get_running_loop().run_in_executor(None, job)
+        return self._log_on
 
     def _push_timer(self, when: float, kind: str, target: Any) -> None:
         heapq.heappush(self._timers, (when, next(self._seq), kind, target))

@@ -94,5 +94,5 @@ def test_a_running_table_notices_logs_on_within_a_second(
         await s.table.wait(s.table.submit("correct", "after"))
         await s.table.aclose(grace=0)
 
-    asyncio.run(body())  # returns once the log writes on worker threads are done
+    asyncio.run(body())  # aclose waits for the log writer's thread
     assert [row["input"] for row in recent_responses()] == ["after"]
