@@ -262,14 +262,15 @@ async def _drain(events: AsyncIterator[Any]) -> None:
 
     Closing a response that was not read to the end closes its connection, and
     the next request pays for a new one. A server that keeps the body open after
-    ``[DONE]`` gets :data:`DRAIN_SECONDS`, then its connection is closed.
+    ``[DONE]`` gets :data:`DRAIN_SECONDS`, then its connection is closed; one that
+    cuts it short has still given the whole answer.
     """
 
     async def exhaust() -> None:
         async for _ in events:
             pass
 
-    with contextlib.suppress(asyncio.TimeoutError):
+    with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
         await asyncio.wait_for(exhaust(), DRAIN_SECONDS)
 
 

@@ -15,6 +15,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
+import pytest
 from llm_flows.models import Prompt
 from llm_flows.models.openai import OpenAIModel
 
@@ -24,11 +25,16 @@ class KeepAliveServer:
     ending in ``data: [DONE]``; counts connections and requests."""
 
     def __init__(
-        self, text: str = "hello", *, chunked: bool = False, hold: bool = False, rounds: int = 1
+        self,
+        text: str = "hello",
+        *,
+        chunked: bool = False,
+        after_done: str = "end",
+        rounds: int = 1,
     ) -> None:
         self.text = text
         self.chunked = chunked  # Transfer-Encoding: chunked, as llama.cpp and OpenAI send
-        self.hold = hold  # keep the body open after [DONE] (a misbehaving server)
+        self.after_done = after_done  # "end" the body, "hold" it open, or "cut" the connection
         self.rounds = rounds  # answer only once this many requests are waiting (all at once)
         self._round: list[asyncio.Future[None]] = []
         self.connections = 0
@@ -76,9 +82,12 @@ class KeepAliveServer:
                 if self.chunked:
                     writer.write(status + b"Transfer-Encoding: chunked\r\n\r\n")
                     writer.write(b"%x\r\n%s\r\n" % (len(data), data))
-                    if self.hold:
+                    if self.after_done == "hold":
                         await writer.drain()
                         await asyncio.Event().wait()
+                    if self.after_done == "cut":
+                        writer.transport.abort()
+                        return
                     writer.write(b"0\r\n\r\n")
                 else:
                     writer.write(status + b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
@@ -131,15 +140,16 @@ def test_concurrent_requests_keep_one_connection_each_in_the_pool() -> None:
     assert asyncio.run(scenario()) == (128, 32)
 
 
-def test_a_server_that_keeps_the_body_open_after_done_still_answers() -> None:
-    async def scenario() -> str:
-        async with KeepAliveServer("done anyway", chunked=True, hold=True) as server:
+@pytest.mark.parametrize("after_done", ["hold", "cut"])
+def test_a_body_held_open_or_cut_after_done_still_gives_the_answer(after_done: str) -> None:
+    async def scenario() -> list[str]:
+        async with KeepAliveServer("done anyway", chunked=True, after_done=after_done) as server:
             model = OpenAIModel("m", base_url=server.url)
-            text = await model.respond(Prompt("q")).text()
+            answers = await ask(model, 2)
             await model.aclose()
-            return text
+            return answers
 
-    assert asyncio.run(scenario()) == "done anyway"
+    assert asyncio.run(scenario()) == ["done anyway"] * 2
 
 
 class ImportWatcher:
