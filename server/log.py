@@ -195,8 +195,7 @@ class LogWriter:
     and is not a daemon thread, so rows handed over before exit are written.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
+    def __init__(self) -> None:
         self._rows: list[Row] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -222,7 +221,7 @@ class LogWriter:
                 if not rows:
                     self._thread = None
                     return
-            write_rows(rows, self._path)
+            write_rows(rows)
 
 
 def recent_responses(limit: int = 10, path: Path | None = None) -> list[dict[str, Any]]:
