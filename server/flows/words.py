@@ -1,8 +1,9 @@
 """Word-level alignment of a text and a model's answer (for cleaning and the guard).
 
-Words are runs of non-space characters. The alignment is a Myers diff
-(diff-match-patch) over words encoded as single characters, so it is minimal
-and does not junk-filter common words the way difflib does.
+Words are runs of non-space characters, so a word keeps its punctuation ("dog"
+-> "dog," is one changed word, which the guard calls a correction). The
+alignment is the merge's minimal item diff (``llm_flows.merge.diff_items``),
+which, unlike difflib, never junk-filters common words.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from diff_match_patch import diff_match_patch
+from ..merge import diff_items
 
 _WORD = re.compile(r"\S+")
 
@@ -41,37 +42,20 @@ def split_words(text: str) -> tuple[list[str], list[str]]:
 
 
 def align(a: list[str], b: list[str]) -> list[Opcode]:
-    """A minimal word diff of ``a`` -> ``b`` as opcodes covering both lists."""
-    codes: dict[str, str] = {}
-
-    def encode(words: list[str]) -> str:
-        return "".join(codes.setdefault(w, chr(0xF0000 + len(codes))) for w in words)
-
-    dmp = diff_match_patch()
-    dmp.Diff_Timeout = 0
-    diffs = dmp.diff_main(encode(a), encode(b), False)
+    """A minimal word diff of ``a`` -> ``b`` as opcodes covering both lists; a change
+    (deletions and insertions between two equal stretches) is one opcode."""
     ops: list[Opcode] = []
     i = j = 0
-    for kind, chunk in diffs:
-        n = len(chunk)
-        if kind == 0:
+    start: tuple[int, int] | None = None  # where the open change starts
+    for kind, n in [*diff_items(a, b), ("=", 0)]:
+        if kind != "=":
+            start = start or (i, j)
+            i, j = (i + n, j) if kind == "-" else (i, j + n)
+            continue
+        if start is not None:
+            ops.append(Opcode(False, start[0], i, start[1], j))
+            start = None
+        if n:
             ops.append(Opcode(True, i, i + n, j, j + n))
             i, j = i + n, j + n
-        elif kind < 0:
-            ops.append(Opcode(False, i, i + n, j, j))
-            i += n
-        else:
-            ops.append(Opcode(False, i, i, j, j + n))
-            j += n
-    return _merge_adjacent(ops)
-
-
-def _merge_adjacent(ops: list[Opcode]) -> list[Opcode]:
-    merged: list[Opcode] = []
-    for op in ops:
-        if merged and not op.equal and not merged[-1].equal:
-            last = merged.pop()
-            merged.append(Opcode(False, last.a0, op.a1, last.b0, op.b1))
-        else:
-            merged.append(op)
-    return merged
+    return ops

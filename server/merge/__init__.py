@@ -5,7 +5,7 @@ Pure functions: no I/O, nothing else of llm_flows imported. See docs/merge.md.
 
 from __future__ import annotations
 
-from .diff import ENGINE
+from .diff import ENGINE, diff_items
 from .policy import MergePolicy
 from .three_way import merge
 from .tokenize import tokenize
@@ -19,6 +19,7 @@ __all__ = [
     "MergeResult",
     "Status",
     "apply_edits",
+    "diff_items",
     "merge",
     "tokenize",
 ]

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from .tokenize import tokenize
 
-__all__ = ["ENGINE", "Hunk", "Ops", "diff", "native_ops", "pure_ops", "sentences"]
+__all__ = ["ENGINE", "Hunk", "Ops", "diff", "diff_items", "native_ops", "pure_ops", "sentences"]
 
 #: A diff as (operation, length) pairs: "=" keep, "-" delete, "+" insert.
 Ops = list[tuple[str, int]]
@@ -92,6 +92,14 @@ def diff(
         a_tokens, b_tokens = tokenize(a_part[skip:a_end]), tokenize(b_part[skip:b_end])
         found += _changed(a_tokens, b_tokens, by_item, s.a_start + skip, s.b_start + skip)
     return found
+
+
+def diff_items(a: list[str], b: list[str]) -> Ops:
+    """A minimal diff of two lists of strings, item by item, with the merge's diff core.
+
+    For callers that cut text their own way (flows align whitespace-separated words).
+    """
+    return _by_item(native_ops or pure_ops)(a, b)
 
 
 def sentences(text: str) -> list[str]:

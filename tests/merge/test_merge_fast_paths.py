@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from llm_flows.merge import diff_items
 from llm_flows.merge.diff import Differ, Ops, _substitutions, native_ops, pure_ops, sentences
 from llm_flows.merge.tokenize import _ASCII_TOKEN, _TOKEN
 
@@ -64,3 +65,35 @@ def test_sentences_cut_after_line_breaks_and_full_stops(text: str) -> None:
     if "\0" not in text:
         assert all(p.endswith(("\n", ". ")) for p in pieces[:-1])
         assert not any("\n" in p[:-1] or ". " in p[:-2] for p in pieces)
+
+
+def longest_common(a: list[str], b: list[str]) -> int:
+    """The length of a longest common subsequence (what a minimal diff keeps)."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        previous, row = row, [0]
+        for j, y in enumerate(b):
+            row.append(previous[j] + 1 if x == y else max(previous[j + 1], row[j]))
+    return row[-1]
+
+
+@given(
+    st.lists(st.sampled_from(["the", "dog", "dog,", "a", "lot", "alot", "\n"]), max_size=15),
+    st.lists(st.sampled_from(["the", "dog", "dog,", "a", "lot", "cat"]), max_size=15),
+)
+def test_diff_items_turns_a_into_b_keeping_the_most(a: list[str], b: list[str]) -> None:
+    rebuilt: list[str] = []
+    i = j = kept = 0
+    for op, length in diff_items(a, b):
+        assert length > 0
+        if op == "=":
+            assert a[i : i + length] == b[j : j + length]
+            rebuilt += a[i : i + length]
+            i, j, kept = i + length, j + length, kept + length
+        elif op == "-":
+            i += length
+        else:
+            rebuilt += b[j : j + length]
+            j += length
+    assert (i, j, rebuilt) == (len(a), len(b), b)
+    assert kept == longest_common(a, b)
