@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..commands import CommandTable
+from ..commands import CommandTable, EventsLost
 from .connection import Connection, FdStream, SocketStream, Stream
 from .methods import Session
 
@@ -111,15 +111,34 @@ class Daemon:
                 await asyncio.to_thread(connection.flush, FLUSH_SECONDS)
 
     async def _pump(self) -> None:
-        """Turn command-table events into notifications for the client that owns the flow."""
-        async for event in self.table.events():
-            entry = self.sessions.get(event.owner or "")
-            if entry is None:
-                continue
-            session, connection = entry
-            message = session.event_notification(event)
-            if message is not None:
-                connection.send(message)
+        """Turn command-table events into notifications for the client that owns the flow.
+
+        If the pump falls so far behind that the table drops it (``EventsLost``),
+        it subscribes again at once, then sends each client the current state of
+        every flow whose change it missed: a client may see states skipped, but
+        never misses a ``flow/ready`` or ``flow/failed``, and never gets one twice.
+        """
+        events = self.table.events()
+        while True:
+            try:
+                async for event in events:
+                    entry = self.sessions.get(event.owner or "")
+                    if entry is not None:
+                        self._send(entry[1], entry[0].notify(event))
+                return
+            except EventsLost as exc:
+                events = self.table.events()  # before looking, so nothing more is missed
+                log.warning("%s; sending each client its flows' current state instead", exc)
+                rows = {row["id"]: row for row in self.table.rows()}
+                dead = {letter["id"] for letter in self.table.dead_letters()}
+                for session, connection in self.sessions.values():
+                    for event in session.missed(rows, dead):
+                        self._send(connection, session.notify(event))
+
+    @staticmethod
+    def _send(connection: Connection, message: dict[str, Any] | None) -> None:
+        if message is not None:
+            connection.send(message)
 
     def _accept_loop(self, listener: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
         while True:

@@ -8,7 +8,7 @@ here, so a wrong type is a -32602 that names the field, never a traceback.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,8 @@ class Session:
     on_exit: Callable[[], None]
     on_shutdown: Callable[[], None]
     flows: set[str] = field(default_factory=set)  # ids this client started
+    #: its flows not yet merged or failed -> the last state it was told (None: none yet)
+    told: dict[str, str | None] = field(default_factory=dict)
     shutting_down: bool = False
 
     def handlers(self) -> dict[str, Handler]:
@@ -108,6 +110,7 @@ class Session:
         except CommandError as exc:
             raise command_error(exc) from exc
         self.flows.add(flow_id)
+        self.told[flow_id] = None
         return {"id": flow_id}
 
     def merge(self, params: Params) -> dict[str, Any]:
@@ -117,6 +120,7 @@ class Session:
             result = self.table.merge(flow_id, params["current"])
         except CommandError as exc:
             raise command_error(exc) from exc
+        self.told.pop(flow_id, None)
         answer: dict[str, Any] = result.to_json()
         return answer
 
@@ -148,24 +152,47 @@ class Session:
             raise RpcError(UNKNOWN_ID, f"unknown flow id {flow_id!r}")
         return flow_id
 
-    @staticmethod
-    def event_notification(event: Event) -> dict[str, Any] | None:
-        """The notification a command-table event becomes (None: the client did it itself)."""
-        if event.state == "merged":
-            return None
-        if event.state == "ready":
-            return notification("flow/ready", {"id": event.id})
-        if event.state in _FAILURES:
-            error = {
-                "code": event.error or "internal",
-                "message": event.message or event.state.replace("_", " "),
-            }
-            params = {"id": event.id, "error": error, "deadLettered": event.dead_lettered}
-            return notification("flow/failed", params)
-        progress: dict[str, Any] = {"id": event.id, "state": event.state}
-        if event.message:
-            progress["message"] = event.message
-        return notification("flow/progress", progress)
+    def notify(self, event: Event) -> dict[str, Any] | None:
+        """The notification an event of one of this client's flows becomes (None: none)."""
+        if event.state in _FAILURES or event.state == "merged":
+            self.told.pop(event.id, None)
+        elif event.id in self.told:
+            self.told[event.id] = event.state
+        return event_notification(event)
+
+    def missed(self, rows: dict[str, dict[str, Any]], dead: set[str]) -> Iterator[Event]:
+        """After events were lost: the current state of each flow whose change it was not told.
+
+        ``rows`` are the table's rows by id, ``dead`` the dead-lettered ids. A
+        flow the table no longer remembers ended long ago, unseen: it failed.
+        """
+        for flow_id, told in list(self.told.items()):
+            row = rows.get(flow_id)
+            if row is None:
+                reason = "its events were lost and the daemon no longer remembers how it ended"
+                yield Event(flow_id, "failed", self.owner, reason, "internal")
+            elif row["state"] != told:
+                state, reason, error = row["state"], row["reason"], row["error"]
+                yield Event(flow_id, state, self.owner, reason, error, flow_id in dead)
+
+
+def event_notification(event: Event) -> dict[str, Any] | None:
+    """The notification a command-table event becomes (None: the client did it itself)."""
+    if event.state == "merged":
+        return None
+    if event.state == "ready":
+        return notification("flow/ready", {"id": event.id})
+    if event.state in _FAILURES:
+        error = {
+            "code": event.error or "internal",
+            "message": event.message or event.state.replace("_", " "),
+        }
+        params = {"id": event.id, "error": error, "deadLettered": event.dead_lettered}
+        return notification("flow/failed", params)
+    progress: dict[str, Any] = {"id": event.id, "state": event.state}
+    if event.message:
+        progress["message"] = event.message
+    return notification("flow/progress", progress)
 
 
 _TYPE_NAMES = {str: "a string", dict: "an object", float: "a number"}
