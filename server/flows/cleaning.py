@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ..merge import diff_items
 from .errors import Rejected
 from .words import align, split_words
 
@@ -31,6 +32,8 @@ _CHATTER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+#: where a note added after the text may start: a new line, or a parenthesis
+_TAIL_START = re.compile(r"\n\s*|[ \t]+(?=\()")
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"))
 
 
@@ -47,7 +50,7 @@ def clean_output(answer: str, original: str, *, keep_line_breaks: bool) -> str:
     if not text.strip():
         raise Rejected("the model's answer was empty; your text was left as it is")
     if keep_line_breaks:
-        text = restore_breaks(source, text)
+        text = restore_breaks(source, _strip_added_note(text, source))
     lead = source[: len(source) - len(source.lstrip())]
     trail = source[len(source.rstrip()) :]
     text = lead + text.strip() + trail
@@ -72,6 +75,31 @@ def _strip_chatter(text: str, source: str) -> str:
         if _CHATTER.match(rest):
             return body[: match.start()]
     return text
+
+
+def _strip_added_note(text: str, source: str) -> str:
+    """Drop a note after the text, on a line of its own or in parentheses ("Note: I
+    fixed two typos."), when it holds none of the input's words.
+
+    A correction never adds lines, but a model that re-wrapped the text may put
+    the user's own words on a line that starts like a note: a tail stays unless
+    cutting it leaves as many of the input's words in place.
+    """
+    body = text.strip()
+    words = split_words(source)[0]
+    kept = None
+    for match in _TAIL_START.finditer(body):
+        if not _CHATTER.match(body[match.end() :].lstrip("(")):
+            continue
+        kept = _kept(words, body) if kept is None else kept
+        if _kept(words, body[: match.start()]) == kept:
+            return body[: match.start()]
+    return text
+
+
+def _kept(words: list[str], text: str) -> int:
+    """How many of ``words`` a minimal word diff to ``text`` keeps."""
+    return sum(n for op, n in diff_items(words, split_words(text)[0]) if op == "=")
 
 
 def _strip_wrapping(text: str, source: str) -> str:

@@ -29,6 +29,26 @@ def test_chatter_fences_and_quotes_are_removed(answer: str) -> None:
     assert clean(answer, "Teh cat sat.") == "The cat sat."
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The cat sat on the mat.\nNote: I fixed two typos.",
+        "The cat sat on the mat. (I corrected two spelling mistakes.)",
+        "The cat sat on the\nmat.\nI fixed two typos:\n- teh -> the",
+    ],
+)
+def test_a_note_on_a_line_of_its_own_or_in_parentheses_is_removed(answer: str) -> None:
+    assert clean(answer, "Teh cat sat on teh mat.\n") == "The cat sat on the mat.\n"
+
+
+def test_the_users_own_line_that_starts_like_a_note_is_kept() -> None:
+    original = "The plan is simple and\nif you go there, call me.\n"
+    assert clean("The plan is simple and if you go there, call me.", original) == original
+    assert clean("Notes are (if you want) kept.", "Notes are (if you want) kept.") == (
+        "Notes are (if you want) kept."
+    )
+
+
 def test_outer_whitespace_and_final_newline_come_from_the_input() -> None:
     assert clean("The cat sat.", "\n  Teh cat sat.\n\n") == "\n  The cat sat.\n\n"
     assert clean("\n\nThe cat sat.   \n", "Teh cat sat.") == "The cat sat."
