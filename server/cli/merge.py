@@ -40,7 +40,7 @@ class _Command(click.Command):
 
 def _read(role: str, path: str) -> str:
     try:
-        data = Path(path).read_bytes()
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise _FileError(f"cannot read {role} file {path!r}: {exc.strerror or exc}") from exc
     try:
@@ -106,7 +106,8 @@ def merge(base: str, ours: str, theirs: str, as_json: bool, **policy: Any) -> No
     """Merge a model's output into text you kept editing, word by word.
 
     BASE is the text the model was given, OURS the same text as it is now
-    (with your edits), THEIRS the model's output. Every change of yours stays;
+    (with your edits), THEIRS the model's output; one of them may be `-`,
+    read from stdin. Every change of yours stays;
     each model change that does not touch one of yours is applied; one that
     does is withheld and reported as a conflict.
 
@@ -115,6 +116,8 @@ def merge(base: str, ours: str, theirs: str, as_json: bool, **policy: Any) -> No
     withheld), 2 dropped (nothing applied, stderr says why), 3 usage or
     file error.
     """
+    if [base, ours, theirs].count("-") > 1:
+        raise _UsageError("only one of BASE, OURS and THEIRS can be - (stdin)")
     texts = {
         role: _read(role, path)
         for role, path in (("BASE", base), ("OURS", ours), ("THEIRS", theirs))

@@ -99,3 +99,20 @@ def test_missing_file_exits_3(tmp_path: Path) -> None:
     )
     assert done.returncode == 3
     assert b"cannot read THEIRS file" in done.stderr and b"No such file" in done.stderr
+
+
+def test_one_file_may_be_stdin(tmp_path: Path) -> None:
+    (tmp_path / "base.txt").write_text("The cat sat.")
+    (tmp_path / "ours.txt").write_text("The cat sat down.")
+
+    def merge(*paths: str) -> subprocess.CompletedProcess[bytes]:
+        command = [str(LLM_FLOWS), "merge", *paths]
+        return subprocess.run(
+            command, input=b"The dog sat.", cwd=tmp_path, capture_output=True, check=False
+        )
+
+    done = merge("base.txt", "ours.txt", "-")
+    assert (done.stdout, done.returncode) == (b"The dog sat down.", 0)
+    twice = merge("base.txt", "-", "-")
+    assert twice.returncode == 3
+    assert b"only one of BASE, OURS and THEIRS can be - (stdin)" in twice.stderr
