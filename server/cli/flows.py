@@ -92,7 +92,17 @@ async def _run(catalog: Any, registry: Any, flow: str, text: str, settings: Any)
         await table.wait(fid)
         return table.claim(fid)
     except CommandError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_with_flag(str(exc))) from None
     finally:
         await table.aclose(grace=0)
         await registry.aclose()
+
+
+#: request fields the table names in its errors -> the option of `run` that sets them
+_FLAGS = {"instruction": "-i/--instruction", "options": "-o/--option", "timeout": "--timeout"}
+
+
+def _with_flag(message: str) -> str:
+    """The table's error led by the option that fixes it, not the request field."""
+    field, colon, rest = message.partition(": ")
+    return f"{_FLAGS[field]}: {rest}" if colon and field in _FLAGS else message

@@ -477,10 +477,8 @@ class CommandTable:
             try:
                 merged.append(instance.default_options.merged(overrides))
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-                )
-                raise InvalidRequest(f"options: {problems}") from None
+                explain = type(instance.default_options).explain
+                raise InvalidRequest(f"options: {explain(exc)}") from None
             models.append(instance)
         return models, merged
 

@@ -332,7 +332,12 @@ def test_calls_to_one_model_never_exceed_its_concurrency(make_table: Make) -> No
     [
         ({"flow": "nope"}, UnknownFlow, "unknown_flow", "unknown flow 'nope' (available: corr"),
         ({"model": "gpt-9"}, UnknownModel, "unknown_model", "unknown model 'gpt-9'"),
-        ({"options": {"temprature": 1}}, InvalidRequest, "invalid", "options: temprature"),
+        (
+            {"options": {"temprature": 1}},
+            InvalidRequest,
+            "invalid",
+            "options: unknown option 'temprature' (known: max_tokens, stop, temperature",
+        ),
         ({"options": {"top_p": 7}}, InvalidRequest, "invalid", "options: top_p: Input should be"),
         ({"flow": "rewrite"}, InvalidRequest, "invalid", "instruction: the 'rewrite' flow needs"),
         ({"flow": "rewrite", "instruction": "  "}, InvalidRequest, "invalid", "needs an instr"),

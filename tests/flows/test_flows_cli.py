@@ -42,7 +42,7 @@ def test_run_rewrite_needs_an_instruction(write_config: Write) -> None:
     write_config(scripted={"replace": {"hi": "Dear colleagues"}}, default_model="scripted")
     done = cli("run", "rewrite", "-", stdin=b"hi")
     assert done.returncode == 1
-    assert b"the 'rewrite' flow needs an instruction" in done.stderr
+    assert b"-i/--instruction: the 'rewrite' flow needs an instruction" in done.stderr
     done = cli("run", "rewrite", "-i", "make it formal", "-m", "scripted", "-", stdin=b"hi")
     assert (done.returncode, done.stdout) == (0, b"Dear colleagues")
 
@@ -56,7 +56,7 @@ def test_run_reports_a_failing_model_and_bad_input(write_config: Write, tmp_path
     assert b"failed: scripted: no luck" in done.stderr
     assert done.stdout == b""
     done = cli("run", "correct", "-", "-o", "temprature", "1", stdin=b"text")
-    assert done.returncode == 1 and b"options: temprature" in done.stderr
+    assert done.returncode == 1 and b"-o/--option: unknown option 'temprature'" in done.stderr
     binary = tmp_path / "blob.bin"
     binary.write_bytes(b"\xff\xfe\x00")
     done = cli("run", "correct", str(binary))
