@@ -38,12 +38,7 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module_name, attr, _ = entry
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module_name}":
-                raise
-            return _not_yet(cmd_name)
+        module = importlib.import_module(f"{__name__}.{module_name}")
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
@@ -52,14 +47,6 @@ class LazyGroup(click.Group):
         rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _not_yet(name: str) -> click.Command:
-    @click.command(name, help=SUBCOMMANDS[name][2])
-    def missing() -> None:
-        raise click.ClickException(f"'{name}' is not available in this build.")
-
-    return missing
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
