@@ -3,7 +3,9 @@
 Measures, over stdio with ``Content-Length`` framing:
   * a small request (``flow/list`` on an empty table) one at a time: median round trip;
   * ``flow/merge`` of a 20 KB text the user edited (one merge per finished flow);
-  * requests per second with 32 requests in flight.
+  * requests per second with 32 requests in flight;
+  * over ``--socket``, a small round trip of one client while another client's
+    20 KB merges run (a merge must not stall the other clients).
 The anchor is a minimal Python echo server with the same framing and JSON
 decoding; the target is our small round trip within 3x of its.
 """
@@ -12,10 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,15 +55,10 @@ while True:
 
 
 class Peer:
-    """A server subprocess spoken to over pipes with Content-Length frames."""
+    """A server spoken to with Content-Length frames on two descriptors."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
-        )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.out = self.process.stdin.fileno()
-        self.inp = self.process.stdout.fileno()
+    def __init__(self, inp: int, out: int) -> None:
+        self.inp, self.out = inp, out
         self.buffer = b""
         self.next_id = 0
         self.ready: set[str] = set()  # flows announced by flow/ready
@@ -95,10 +94,40 @@ class Peer:
     def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.answer(self.send(method, params))
 
+
+class Process(Peer):
+    """A server subprocess spoken to over its stdin and stdout."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        super().__init__(self.process.stdout.fileno(), self.process.stdin.fileno())
+
     def close(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(timeout=30)
+
+
+def connect(path: Path) -> Peer:
+    """A client of ``llm-flows serve --socket PATH`` (waits for the socket to appear)."""
+    deadline = time.monotonic() + 30
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+            continue
+        peer = Peer(sock.fileno(), sock.fileno())
+        peer.sock = sock  # type: ignore[attr-defined]  # keep it open
+        peer.call("initialize", {"client": {"name": "bench"}})
+        return peer
 
 
 def round_trips(peer: Peer) -> list[float]:
@@ -126,17 +155,23 @@ def pipelined(peer: Peer) -> float:
     return PIPELINED / (time.perf_counter() - start)
 
 
-def merges(peer: Peer) -> list[float]:
-    """flow/merge of a 20 KB region the user edited while its flow ran."""
-    paragraph = "Teh quick brown fox jumps over the lazy dog near teh river bank today. "
-    text = (paragraph * (20_000 // len(paragraph) + 1))[:20_000]
-    current = "A new opening line.\n" + text[:9_000] + "typed here " + text[9_000:]
+PARAGRAPH = "Teh quick brown fox jumps over the lazy dog near teh river bank today. "
+TEXT = (PARAGRAPH * (20_000 // len(PARAGRAPH) + 1))[:20_000]
+CURRENT = "A new opening line.\n" + TEXT[:9_000] + "typed here " + TEXT[9_000:]
+
+
+def merges(peer: Peer, merging: threading.Event | None = None) -> list[float]:
+    """flow/merge of a 20 KB region the user edited while its flow ran (``merging``
+    is set once every flow is ready, when the merges start)."""
+    text, current = TEXT, CURRENT
     ids = [
         peer.call("flow/start", {"flow": "correct", "text": text})["result"]["id"]
         for _ in range(MERGES)
     ]
     while not peer.ready.issuperset(ids):
         peer.receive()
+    if merging is not None:
+        merging.set()
     times = []
     for flow_id in ids:
         start = time.perf_counter()
@@ -144,6 +179,27 @@ def merges(peer: Peer) -> list[float]:
         times.append(time.perf_counter() - start)
         assert result["status"] != "dropped", result["reason"]
     return times
+
+
+def beside_merges(path: Path) -> tuple[list[float], list[float]]:
+    """One client's small round trips alone, then while another client merges 20 KB."""
+    merging, small = connect(path), connect(path)
+    alone = [timed(small) for _ in range(SMALL_ROUNDS)]
+    started, done = threading.Event(), threading.Event()
+    thread = threading.Thread(target=lambda: (merges(merging, started), done.set()))
+    thread.start()
+    started.wait()
+    during = []
+    while not done.is_set():
+        during.append(timed(small))
+    thread.join()
+    return alone, during
+
+
+def timed(peer: Peer) -> float:
+    start = time.perf_counter()
+    peer.call("flow/list", {})
+    return time.perf_counter() - start
 
 
 def us(seconds: float) -> str:
@@ -160,8 +216,8 @@ def main() -> int:
             encoding="utf-8",
         )
         env = dict(os.environ, LLM_FLOWS_CONFIG=str(config), XDG_CONFIG_HOME=tmp)
-        echo = Peer([sys.executable, "-c", ECHO_SERVER], env)
-        daemon = Peer([str(LLM_FLOWS), "serve", "--log-level", "warning"], env)
+        echo = Process([sys.executable, "-c", ECHO_SERVER], env)
+        daemon = Process([str(LLM_FLOWS), "serve", "--log-level", "warning"], env)
         daemon.call("initialize", {"client": {"name": "bench"}})
         for peer in (echo, daemon):  # warm up
             for _ in range(200):
@@ -172,6 +228,11 @@ def main() -> int:
         merge_times = merges(daemon)
         echo.close()
         daemon.close()
+        path = Path(tmp) / "llm-flows.sock"
+        server = Process([str(LLM_FLOWS), "serve", "--socket", str(path)], env)
+        alone, during = beside_merges(path)
+        server.process.terminate()
+        server.process.wait(timeout=30)
     ratio = ours_small / echo_small
     print(f"small request, median of {SMALL_ROUNDS} round trips:")
     print(f"  echo server   {us(echo_small)}")
@@ -184,6 +245,14 @@ def main() -> int:
         f"  median {statistics.median(merge_times) * 1e3:.1f} ms, "
         f"max {max(merge_times) * 1e3:.1f} ms"
     )
+    print("--socket: one client's small round trip, alone / while another merges 20 KB:")
+    for label, times in (("alone", alone), ("beside merges", during)):
+        times.sort()
+        print(
+            f"  {label:13s} median {us(times[len(times) // 2])}, "
+            f"p99 {us(times[len(times) * 99 // 100])}, max {us(times[-1])}"
+            f"  ({len(times)} round trips)"
+        )
     return 0 if ratio <= 3 else 1
 
 

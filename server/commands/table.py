@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -197,12 +198,17 @@ class CommandTable:
 
     def merge(self, fid: str, current: str) -> Any:
         """Claim the proposal and merge it into ``current`` (base: the snapshot sent)."""
+        return self.merger(fid)(current)
+
+    def merger(self, fid: str) -> Callable[[str], Any]:
+        """Claim the proposal now; the merge of it into a current text is pure and may
+        run on any thread (a large one need not stall the loop)."""
         from ..merge import MergePolicy, merge
 
         rec = self._record(fid)
         proposal = self.claim(fid)
         policy = MergePolicy(**rec.flow.merge_policy) if rec.flow.merge_policy else None
-        return merge(rec.text, current, proposal, policy=policy)
+        return functools.partial(merge, rec.text, theirs=proposal, policy=policy)
 
     def cancel(self, fid: str) -> bool:
         """Cancel one flow that has no final state yet; False if there was nothing to cancel."""

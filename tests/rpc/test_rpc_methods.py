@@ -54,6 +54,25 @@ def test_a_flow_is_merged_into_text_the_user_kept_editing(serve: Serve) -> None:
     assert "already merged" in again["message"]
 
 
+def test_a_large_merge_runs_beside_other_requests_and_answers_its_own_id(serve: Serve) -> None:
+    """A merge this large runs on a worker thread; its answer still goes to its request."""
+    client = serve(scripted={"replace": {"teh": "the"}}).client
+    paragraph = "We saw teh fox near teh river bank today. "
+    snapshot = paragraph * 500  # 21 KB
+    flow_id = client.call("flow/start", {"flow": "correct", "text": snapshot})["id"]
+    client.wait_for("flow/ready", flow_id)
+    cut = len(paragraph) * 250
+    current = "New start. " + snapshot[:cut] + "Typed here. " + snapshot[cut:]
+    merge_id = client.send_request("flow/merge", {"id": flow_id, "current": current})
+    list_id = client.send_request("flow/list", {})
+    merged = client.response(merge_id, skip_answers=True)["result"]
+    assert merged["status"] == "clean"
+    assert apply(current, merged["edits"]) == current.replace("teh", "the")
+    assert len(merged["edits"]) == 1000  # one word per fix, not a region replace
+    rows = [a for a in client.answers if a["id"] == list_id] or [client.response(list_id)]
+    assert [r["id"] for r in rows[0]["result"]["flows"]] == [flow_id]
+
+
 def test_offsets_are_code_points(serve: Serve) -> None:
     client = serve(scripted={"replace": {"teh": "the"}}).client
     text = "😀 café: teh end"
