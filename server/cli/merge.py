@@ -107,9 +107,9 @@ def merge(base: str, ours: str, theirs: str, as_json: bool, **policy: Any) -> No
 
     BASE is the text the model was given, OURS the same text as it is now
     (with your edits), THEIRS the model's output; one of them may be `-`,
-    read from stdin. Every change of yours stays;
-    each model change that does not touch one of yours is applied; one that
-    does is withheld and reported as a conflict.
+    read from stdin. Every change of yours stays; each model change that does
+    not touch one of yours is applied; one that does is withheld and reported
+    as a conflict.
 
     The merged text goes to stdout, conflicts and the outcome to stderr.
     Exit status: 0 clean (every model change applied), 1 partial (some
