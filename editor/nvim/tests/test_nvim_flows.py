@@ -6,6 +6,7 @@ Every test looks at what a user sees: the buffer's text, the cursor, what one
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable
@@ -42,6 +43,7 @@ def test_typing_inside_and_outside_the_region_is_kept(editor: Callable[..., Any]
     ed.wait_idle()
     assert ed.text() == "Before. more\nThen I saw the cat.\nHe bought it. Yes.\nAfter."
     assert ed.cursor() == (4, 3)
+    assert ed.notes()[-1] == "llm-flows: correct (buffer 1): 2 change(s) applied"
     ed.nvim.command("undo")
     assert ed.text() == "Before. more\nThen I saw teh cat.\nHe buyed it. Yes.\nAfter."
 
@@ -150,12 +152,14 @@ def test_two_flows_in_two_buffers(editor: Callable[..., Any]) -> None:
     first = ed.nvim.api.get_current_buf().number
     ed.nvim.command("1LlmCorrect | 3LlmCorrect")
     ed.nvim.command("enew")
+    ed.nvim.command("file notes.md")
     ed.set_text("other teh buffer")
     ed.nvim.command("LlmCorrect")
     assert len(ed.pending()) == 3
     ed.wait_idle()
     assert ed.text() == "other the buffer"
     assert ed.text(first) == "the first\nmiddle\nbought last"
+    assert "llm-flows: correct (notes.md): 1 change(s) applied" in ed.notes()
 
 
 def test_deleting_the_region_drops_its_flow(editor: Callable[..., Any]) -> None:
@@ -190,6 +194,44 @@ def test_a_killed_daemon_loses_its_flows_and_restarts(editor: Callable[..., Any]
     ed.nvim.command("2LlmCorrect")
     ed.wait_text("HANG teh\nthe after")
     assert ed.lua("return require('llm_flows')._session().rpc:pid()") != pid
+
+
+def test_a_daemon_told_to_stop_reports_the_flows_it_cancelled(
+    editor: Callable[..., Any],
+) -> None:
+    ed = editor(scripted={"rules": [{"when": "HANG", "hang": True}]})
+    ed.set_text("HANG teh")
+    ed.nvim.command("LlmCorrect")
+    ed.wait(lambda: ed.pending()[0].get("id"), "the daemon to take the flow")
+    os.kill(ed.lua("return require('llm_flows')._session().rpc:pid()"), signal.SIGTERM)
+    note = ed.wait_note("cancelled by the daemon")
+    assert note.startswith("llm-flows: correct (buffer 1) was cancelled by the daemon: ")
+    assert ed.pending() == []
+    assert ed.text() == "HANG teh"
+
+
+def test_a_stuck_daemon_holds_up_one_merge_only(editor: Callable[..., Any]) -> None:
+    ed = editor(scripted={"replace": FIXES, "delay": 0.3})
+    ed.lua("require('llm_flows')._session().merge_wait_ms = 500")
+    ed.set_text("teh one\nteh two\nteh three")
+    ed.nvim.command("1LlmCorrect | 2LlmCorrect | 3LlmCorrect")
+    ed.keys("GA!")
+    ed.wait(lambda: [f["state"] for f in ed.pending()] == ["waiting"] * 3, "3 waiting flows")
+    pid = ed.lua("return require('llm_flows')._session().rpc:pid()")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        ed.keys("<Esc>")
+        note = ed.wait_note("not merged")
+        assert "flow/merge got no answer within 0.5 s; the daemon was stopped" in note
+        assert "lost: correct (buffer 1), correct (buffer 1)" in ed.wait_note("lost: ")
+        assert [n for n in ed.notes() if "not merged" in n] == [note]  # waited once, not 3 times
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # gone once Neovim's jobstop killed it
+            os.kill(pid, signal.SIGCONT)
+    assert ed.pending() == []
+    assert ed.text() == "teh one\nteh two\nteh three!"
+    ed.nvim.command("1LlmCorrect")
+    ed.wait_text("the one\nteh two\nteh three!")
 
 
 def test_a_result_waits_for_insert_mode_to_end(editor: Callable[..., Any]) -> None:

@@ -157,10 +157,13 @@ function Client:request_sync(method, params, timeout_ms)
   self:request(method, params, function(e, r)
     done, err, result = true, e, r
   end)
-  if not vim.wait(timeout_ms, function()
+  local answered, why = vim.wait(timeout_ms, function()
     return done
-  end, 10) then
-    return { code = -32098, message = method .. " got no answer in " .. timeout_ms .. " ms" }, nil
+  end, 10)
+  if not answered then
+    local message = why == -2 and (method .. ": stopped waiting (interrupted)")
+      or string.format("%s got no answer within %g s", method, timeout_ms / 1000)
+    return { code = -32098, message = message }, nil
   end
   return err, result
 end
@@ -180,6 +183,15 @@ function Client:stop()
   self:notify("exit", nil)
   vim.fn.jobwait({ self.job }, 1000)
   if self.alive then
+    vim.fn.jobstop(self.job)
+  end
+end
+
+--- Stop a daemon that no longer answers: it counts as gone at once (no request
+--- waits on it again), and its exit is reported as usual when the process ends.
+function Client:kill()
+  if self.alive then
+    self.alive = false
     vim.fn.jobstop(self.job)
   end
 end

@@ -23,6 +23,10 @@ function M.new(config)
     by_id = {}, -- daemon id -> flow
     next_key = 1,
     conflicts = conflicts.new(ns),
+    -- The merge round trip waits without reading typeahead, so no keystroke can land
+    -- between reading the region and applying the edits. The daemon answers at once
+    -- (a 1 MB merge takes ~0.1 s), so a daemon silent this long is stuck, not busy.
+    merge_wait_ms = 5000,
   }, Session)
   return self
 end
@@ -94,8 +98,8 @@ function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
     mark = vim.api.nvim_buf_set_extmark(buf, self.ns, sr, sc, {
       end_row = er,
       end_col = ec,
-      right_gravity = false, -- text typed at the start goes before the region
-      end_right_gravity = true, -- text typed at the end extends it
+      right_gravity = false, -- the start stays before text typed at it: that text joins the region
+      end_right_gravity = true, -- text typed at the end extends it too
       hl_group = "LlmFlowsPending",
     }),
   }
@@ -139,7 +143,11 @@ function Session:_finish(flow)
 end
 
 function Session:_label(flow)
-  return string.format("%s (buffer %d)", flow.flow, flow.buf)
+  local name = vim.api.nvim_buf_is_valid(flow.buf) and vim.api.nvim_buf_get_name(flow.buf) or ""
+  if name == "" then
+    return string.format("%s (buffer %d)", flow.flow, flow.buf)
+  end
+  return string.format("%s (%s)", flow.flow, vim.fn.fnamemodify(name, ":t"))
 end
 
 function Session:_on_notification(method, params)
@@ -158,9 +166,10 @@ function Session:_on_notification(method, params)
   elseif method == "flow/failed" then
     local e = params.error or {}
     self:_finish(flow)
-    if e.code ~= "cancelled" then
-      ui.error(string.format("%s failed: %s", self:_label(flow), tostring(e.message or e.code)))
-    end
+    -- A flow the user cancelled is forgotten before this arrives: this one was
+    -- cancelled by the daemon (shutting down, e.g. on SIGTERM).
+    local what = e.code == "cancelled" and "was cancelled by the daemon" or "failed"
+    ui.error(string.format("%s %s: %s", self:_label(flow), what, tostring(e.message or e.code)))
   end
 end
 
@@ -204,10 +213,6 @@ function Session:drain()
   self.draining = false
 end
 
--- The merge round trip waits (well under a millisecond locally) without reading
--- typeahead, so no keystroke can land between reading the region and applying.
-local MERGE_WAIT_MS = 10000
-
 function Session:_merge(flow)
   if not vim.api.nvim_buf_is_valid(flow.buf) then
     self:cancel(flow)
@@ -221,12 +226,16 @@ function Session:_merge(flow)
   end
   flow.state = "merging"
   local tick = vim.api.nvim_buf_get_changedtick(flow.buf)
-  local err, result = flow.rpc:request_sync("flow/merge", { id = flow.id, current = current }, MERGE_WAIT_MS)
+  local err, result = flow.rpc:request_sync("flow/merge", { id = flow.id, current = current }, self.merge_wait_ms)
   if self.flows[flow.key] ~= flow or not flow.rpc.alive then
     return -- cancelled meanwhile, or lost with the daemon (reported on exit)
   end
   self:_finish(flow)
-  if err then
+  if err and err.code == -32098 then
+    -- Stuck: stop it rather than freeze again for every other ready flow.
+    flow.rpc:kill()
+    ui.error(string.format("%s not merged: %s; the daemon was stopped (the next command starts a new one)", self:_label(flow), tostring(err.message)))
+  elseif err then
     ui.error(string.format("%s could not be merged: %s", self:_label(flow), tostring(err.message)))
   elseif vim.api.nvim_buf_get_changedtick(flow.buf) ~= tick then
     ui.warn(self:_label(flow) .. " dropped: the text changed while the result was being merged")
@@ -252,14 +261,12 @@ function Session:_land(flow, current, sr, sc, result)
   end
   conflicts.add(self.conflicts, flow.buf, current, sr, sc, proposals)
   apply.apply_edits(flow.buf, self.ns, current, sr, sc, edits)
+  local summary = #edits + #proposals == 0 and "no changes proposed"
+    or string.format("%d change(s) applied", #edits)
   if #proposals > 0 then
-    ui.notify(string.format(
-      "%s: %d change(s) applied, %d to review with :LlmAccept / :LlmReject",
-      self:_label(flow),
-      #edits,
-      #proposals
-    ))
+    summary = summary .. string.format(", %d to review with :LlmAccept / :LlmReject", #proposals)
   end
+  ui.notify(self:_label(flow) .. ": " .. summary)
 end
 
 function Session:_drop_deleted(flow)
