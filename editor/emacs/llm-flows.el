@@ -134,14 +134,19 @@ background), so only a stuck daemon ever reaches this.")
 (defvar llm-flows--deferred nil
   "Flows whose result waits for the current command to finish.")
 
-(defvar llm-flows-proposal-map
+(defvar llm-flows-mode-map
   (let ((map (make-sparse-keymap)))
-    (define-key map (kbd "C-c C-c") #'llm-flows-accept)
-    (define-key map (kbd "C-c C-k") #'llm-flows-reject)
-    (define-key map (kbd "C-c C-n") #'llm-flows-next)
-    (define-key map (kbd "C-c C-p") #'llm-flows-previous)
+    ;; Not an overlay `keymap': that applies only strictly inside the
+    ;; text, never right after the word just typed nor at an empty
+    ;; proposal.  Elsewhere these keys keep the major mode's meaning.
+    (pcase-dolist (`(,key . ,command) '(("C-c C-c" . llm-flows-accept)
+                                        ("C-c C-k" . llm-flows-reject)
+                                        ("C-c C-n" . llm-flows-next)
+                                        ("C-c C-p" . llm-flows-previous)))
+      (define-key map (kbd key)
+        `(menu-item "" ,command :filter llm-flows--on-proposal)))
     map)
-  "Keys active inside a proposal shown for review.")
+  "Keys of `llm-flows-mode', active on a proposal and at its edges.")
 
 ;;;; The daemon
 
@@ -233,9 +238,14 @@ An error or a timeout finishes FLOW with a message saying why."
              (force-mode-line-update t))
             ('flow/ready (llm-flows--on-ready flow))
             ('flow/failed
-             (let ((error (plist-get params :error)))
-               (llm-flows--finish flow "failed (%s): %s" (plist-get error :code)
-                                  (plist-get error :message)))))))
+             ;; A flow the user cancelled is forgotten before this comes:
+             ;; a cancelled one here was the daemon's doing (shutting down).
+             (let* ((error (plist-get params :error))
+                    (code (plist-get error :code)))
+               (llm-flows--finish flow (if (equal code "cancelled")
+                                           "cancelled by the daemon: %2$s"
+                                         "failed (%s): %s")
+                                  code (plist-get error :message)))))))
     (error (message "[llm-flows] cannot handle %s: %s"
                     method (error-message-string err)))))
 
@@ -514,7 +524,6 @@ belong.  If one fails, none is made."
                              (propertize "delete" 'face 'shadow)
                            (propertize theirs 'face 'llm-flows-proposal))
                          (propertize "]" 'face 'shadow)))
-    (overlay-put overlay 'keymap llm-flows-proposal-map)
     (overlay-put overlay 'help-echo
                  "llm-flows proposal: C-c C-c accepts, C-c C-k rejects")
     (overlay-put overlay 'priority 10)
@@ -526,10 +535,19 @@ belong.  If one fails, none is made."
                           (overlays-in (point-min) (point-max)))
         (lambda (a b) (< (overlay-start a) (overlay-start b)))))
 
+(defun llm-flows--proposal-around (pos)
+  "Return the proposal overlay around POS (its edges included), or nil."
+  (cl-find-if (lambda (overlay) (and (overlay-get overlay 'llm-flows-proposal)
+                                     (<= (overlay-start overlay) pos (overlay-end overlay))))
+              (overlays-in (max (point-min) (1- pos)) (min (point-max) (1+ pos)))))
+
+(defun llm-flows--on-proposal (command)
+  "COMMAND if point is on a proposal, else nil (the key means what it did)."
+  (and (llm-flows--proposal-around (point)) command))
+
 (defun llm-flows--proposal-at (pos)
   "The proposal overlay around POS, or a `user-error'."
-  (or (cl-find-if (lambda (overlay) (<= (overlay-start overlay) pos (overlay-end overlay)))
-                  (llm-flows--proposals))
+  (or (llm-flows--proposal-around pos)
       (user-error "No llm-flows proposal at point (try `llm-flows-next')")))
 
 (defun llm-flows--accept (overlays)

@@ -236,6 +236,16 @@ BODY sees the buffer as `buffer'; point is at its start."
                    "I bought a car. It was weird. Then my dog came. We liked it lots. Did you receive it?"))
     (should (equal (llm-flows-test-proposals) '(("my" . "[the]") ("lots" . "[a lot]"))))
     (should (equal (llm-flows-test-lighter) " LLM?2"))
+    ;; The echo area says C-c C-c accepts: so it does with point right
+    ;; after the word just typed, and at its start, not only inside it.
+    (goto-char (point-min))
+    (search-forward "lots")
+    (dolist (pos (list (match-end 0) (match-beginning 0)))
+      (goto-char pos)
+      (should (eq (key-binding (kbd "C-c C-c")) #'llm-flows-accept))
+      (should (eq (key-binding (kbd "C-c C-k")) #'llm-flows-reject)))
+    (goto-char (point-min))
+    (should-not (eq (key-binding (kbd "C-c C-c")) #'llm-flows-accept))
     (goto-char (point-min))
     (llm-flows-test-command #'llm-flows-next)
     (should (looking-at "my dog"))
@@ -409,6 +419,17 @@ BODY sees the buffer as `buffer'; point is at its start."
       (should-not (eq (jsonrpc--process llm-flows--connection) process))
       (llm-flows-test-settle buffer)
       (should (equal (buffer-string) "A new the daemon.")))))
+
+(ert-deftest llm-flows-test-daemon-told-to-stop ()
+  "A daemon stopped with SIGTERM cancels its flows: the user is told who did."
+  (llm-flows-test-with-buffer "HANG teh daemon."
+    (llm-correct-region (point-min) (point-max))
+    (llm-flows-test-wait-id)
+    (let ((echo (llm-flows-test-echo
+                  (signal-process (jsonrpc--process llm-flows--connection) 'SIGTERM)
+                  (llm-flows-test-settle buffer))))
+      (should (string-match-p "correct in notes.txt: cancelled by the daemon: " echo)))
+    (should (equal (buffer-string) "HANG teh daemon."))))
 
 ;;;; Text
 
