@@ -30,7 +30,11 @@ file that failed, 130 interrupted (Ctrl-C; no file is ever half-written).""",
 @click.option("-i", "--instruction", help="Instruction for flows that need one (rewrite).")
 @click.option("--diff", "diff", is_flag=True, help="Print a unified diff (default for paths).")
 @click.option("--in-place", "in_place", is_flag=True, help="Write the corrections to the files.")
-@click.option("--check", is_flag=True, help="Print nothing; exit 1 if anything would change.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing, name the files that would change (stderr); exit 1 if any would.",
+)
 @click.option(
     "-j",
     "--jobs",
