@@ -63,6 +63,19 @@ def test_status_lists_flows_with_state_and_age(editor: Callable[..., Any]) -> No
     assert re.search(r"\n  \S+  rewrite  buffer 1 lines 2-2  running  \d+s", status), status
 
 
+def test_status_shows_how_recent_flows_ended(editor: Callable[..., Any]) -> None:
+    ed = editor(scripted={"replace": {"teh": "the"}, "rules": [{"when": "FAIL", "fail": "no"}]})
+    ed.set_text("teh one\nFAIL two")
+    ed.nvim.command("1LlmCorrect")
+    ed.wait_idle()
+    ed.nvim.command("2LlmCorrect")
+    ed.wait_idle()
+    status = ed.nvim.call("execute", "LlmStatus")
+    assert "  no flows pending\nrecently finished:\n" in status, status
+    assert re.search(r"\n  \d+s ago  correct \(buffer 1\) failed: scripted: no\n", status), status
+    assert re.search(r"\n  \d+s ago  correct \(buffer 1\): 1 change\(s\) applied$", status), status
+
+
 def test_a_daemon_that_cannot_start_is_reported(editor: Callable[..., Any]) -> None:
     ed = editor(cmd=["/nonexistent/llm-flows", "serve"])
     ed.set_text("teh text")

@@ -11,6 +11,8 @@ local Session = {}
 Session.__index = Session
 
 local VERSION = "0.1.0"
+local RECENT = 5 -- finished flows :LlmStatus shows, for the message you missed
+local ERROR, WARN, INFO = vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO
 
 function M.new(config)
   local ns = vim.api.nvim_create_namespace("llm_flows")
@@ -23,6 +25,7 @@ function M.new(config)
     by_id = {}, -- daemon id -> flow
     next_key = 1,
     conflicts = conflicts.new(ns),
+    recent = {}, -- {message, at} of the last flows that ended, newest first
     -- The merge round trip waits without reading typeahead, so no keystroke can land
     -- between reading the region and applying the edits. The daemon answers at once
     -- (a 1 MB merge takes ~0.1 s), so a daemon silent this long is stuck, not busy.
@@ -117,7 +120,7 @@ function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
     end
     if err then
       self:_finish(flow)
-      ui.error(flow_name .. " could not start: " .. tostring(err.message))
+      self:report(flow, ERROR, " could not start: " .. tostring(err.message))
       return
     end
     flow.id = result.id
@@ -140,6 +143,19 @@ function Session:_finish(flow)
   if vim.api.nvim_buf_is_valid(flow.buf) then
     pcall(vim.api.nvim_buf_del_extmark, flow.buf, self.ns, flow.mark)
   end
+end
+
+--- Remember how a flow ended, for :LlmStatus.
+function Session:_remember(message)
+  table.insert(self.recent, 1, { message = message, at = now() })
+  self.recent[RECENT + 1] = nil
+end
+
+--- Tell the user how `flow` ended (`text` follows its label) and remember it.
+function Session:report(flow, level, text)
+  local message = self:_label(flow) .. text
+  self:_remember(message)
+  ui.notify(message, level)
 end
 
 function Session:_label(flow)
@@ -168,8 +184,8 @@ function Session:_on_notification(method, params)
     self:_finish(flow)
     -- A flow the user cancelled is forgotten before this arrives: this one was
     -- cancelled by the daemon (shutting down, e.g. on SIGTERM).
-    local what = e.code == "cancelled" and "was cancelled by the daemon" or "failed"
-    ui.error(string.format("%s %s: %s", self:_label(flow), what, tostring(e.message or e.code)))
+    local what = e.code == "cancelled" and " was cancelled by the daemon: " or " failed: "
+    self:report(flow, ERROR, what .. tostring(e.message or e.code))
   end
 end
 
@@ -207,7 +223,7 @@ function Session:drain()
     local ok, problem = pcall(self._merge, self, next_flow)
     if not ok then
       self:_finish(next_flow)
-      ui.error(string.format("%s could not be applied: %s", self:_label(next_flow), tostring(problem)))
+      self:report(next_flow, ERROR, " could not be applied: " .. tostring(problem))
     end
   end
   self.draining = false
@@ -234,11 +250,12 @@ function Session:_merge(flow)
   if err and err.code == -32098 then
     -- Stuck: stop it rather than freeze again for every other ready flow.
     flow.rpc:kill()
-    ui.error(string.format("%s not merged: %s; the daemon was stopped (the next command starts a new one)", self:_label(flow), tostring(err.message)))
+    local why = tostring(err.message) .. "; the daemon was stopped (the next command starts a new one)"
+    self:report(flow, ERROR, " not merged: " .. why)
   elseif err then
-    ui.error(string.format("%s could not be merged: %s", self:_label(flow), tostring(err.message)))
+    self:report(flow, ERROR, " could not be merged: " .. tostring(err.message))
   elseif vim.api.nvim_buf_get_changedtick(flow.buf) ~= tick then
-    ui.warn(self:_label(flow) .. " dropped: the text changed while the result was being merged")
+    self:report(flow, WARN, " dropped: the text changed while the result was being merged")
   else
     self:_land(flow, current, sr, sc, result)
   end
@@ -247,7 +264,7 @@ end
 --- Show conflicts (and, in review mode, every edit) and apply the rest.
 function Session:_land(flow, current, sr, sc, result)
   if result.status == "dropped" then
-    ui.warn(string.format("%s dropped: %s", self:_label(flow), tostring(result.reason)))
+    self:report(flow, WARN, " dropped: " .. tostring(result.reason))
     return
   end
   local edits = result.edits or {}
@@ -266,12 +283,12 @@ function Session:_land(flow, current, sr, sc, result)
   if #proposals > 0 then
     summary = summary .. string.format(", %d to review with :LlmAccept / :LlmReject", #proposals)
   end
-  ui.notify(self:_label(flow) .. ": " .. summary)
+  self:report(flow, INFO, ": " .. summary)
 end
 
 function Session:_drop_deleted(flow)
   self:cancel(flow)
-  ui.warn(self:_label(flow) .. " dropped: its region was deleted")
+  self:report(flow, WARN, " dropped: its region was deleted")
 end
 
 --- Drop pending flows of `buf` whose region was deleted (called on TextChanged).
@@ -315,6 +332,7 @@ function Session:_on_exit(rpc, code, stderr)
   end
   for _, flow in ipairs(lost) do
     self:_finish(flow)
+    self:_remember(string.format("%s lost: the daemon exited (code %d)", self:_label(flow), code))
   end
   if #lost > 0 or code ~= 0 then
     local labels = vim.tbl_map(function(f)

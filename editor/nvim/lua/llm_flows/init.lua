@@ -160,7 +160,7 @@ function M.cancel(all)
     return
   end
   s:cancel(flow)
-  ui.notify(s:_label(flow) .. " cancelled")
+  s:report(flow, vim.log.levels.INFO, " cancelled")
 end
 
 --- :LlmStatus: the daemon, each pending flow with its state and age, conflicts.
@@ -189,6 +189,13 @@ function M.status()
   end
   if #pending == 0 then
     lines[#lines + 1] = "  no flows pending"
+  end
+  if #s.recent > 0 then
+    lines[#lines + 1] = "recently finished:"
+    local t = vim.fn.reltimefloat(vim.fn.reltime())
+    for _, r in ipairs(s.recent) do
+      lines[#lines + 1] = string.format("  %s ago  %s", ui.age(t - r.at), r.message)
+    end
   end
   for buf in pairs(s.conflicts.marks) do
     local n = conflicts.count(s.conflicts, buf)
