@@ -27,12 +27,22 @@ _PRIOR = {"ins": 1.0, "tr": 1.0, "del": 0.5, "sub": 0.1}
 _CLEAR_MARGIN = 3.0
 #: candidates rarer than this share of all counted words are ignored (junk entries)
 _MIN_SHARE = 2e-7
+#: a capitalized word at a sentence start is more often a name (Falk, Alexandre)
+#: than a typo, so it is only corrected into one of the ~10,000 commonest words
+_COMMON_SHARE = 2e-6
+#: words known besides pyspellchecker's: our technical words, and the words of
+#: symspellpy's English frequency list (MIT) that pyspellchecker lacks (app, lookup)
+_WORD_LISTS = ("spell_words.txt", "spell_more_words.txt")
 #: a whitespace-separated chunk: leading punctuation, a core, trailing punctuation
 _CHUNK = re.compile(
     r"""(?P<lead>[("'\[{*_]*)(?P<core>[^\s]*?)(?P<trail>[)"'\]},.;:!?*_]*)(?=\s|$)"""
 )
 _PROSE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*(?:-[A-Za-z]+(?:['’][A-Za-z]+)*)*")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+#: letter runs in code or names that mark the word as a name wherever else it appears
+_NAME_PART = re.compile(r"[A-Za-z]{3,}")
+#: a word broken across lines ("require-\nments"): its second half is not a word
+_LINE_BREAK_HYPHEN = re.compile(r"[A-Za-z][-\u2010\u00ad][ \t]*\r?\n[ \t]*\Z")
 _VOWELS = frozenset("aeiouy")
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _NEIGHBOURS = {
@@ -59,7 +69,7 @@ _BRITISH = tuple(
     )
 )
 _PREFIXES = ("un", "re", "pre", "non", "sub", "de", "dis", "mis", "multi", "over", "under", "co")
-_SUFFIXES = ("s", "es", "ed", "d", "er", "ers", "ing", "y")
+_SUFFIXES = ("s", "es", "ed", "d", "er", "ers", "ing", "y", "able")
 
 
 class SpellModel(Model):
@@ -74,6 +84,8 @@ class SpellModel(Model):
         self._counts: dict[str, int] = {}
         self._allowed: frozenset[str] = frozenset()
         self._min_count = 0
+        self._common_count = 0
+        self._common_words: dict[tuple[str, int], list[str]] = {}
         self._loaded = False
         self._lock = threading.Lock()
         self._memo: dict[str, str | None] = {}
@@ -89,7 +101,18 @@ class SpellModel(Model):
         self._load()
         out: list[str] = []
         last = 0
-        for start, word in _candidate_words(text):
+        found = list(_candidate_words(text))
+        # a compound with two unknown parts is a name (libgo-testsuite): one slip
+        # rarely hits two parts; its parts are names wherever else they appear
+        names = {
+            part.lower()
+            for _, _, compound in found
+            if sum(not self._plain(part) for part in compound) >= 2
+            for part in compound
+        }
+        for start, word, _ in found:
+            if word.lower() in names:
+                continue
             fixed = self._fix(word)
             if fixed is not None:
                 out += [text[last:start], fixed]
@@ -105,11 +128,16 @@ class SpellModel(Model):
                 from spellchecker import SpellChecker
 
                 frequency = SpellChecker(language="en").word_frequency
-                allowed = resources.files(__package__).joinpath("spell_words.txt").read_text()
+                folder = resources.files(__package__)
+                allowed = " ".join(folder.joinpath(name).read_text() for name in _WORD_LISTS)
             except (ImportError, OSError, ValueError) as exc:
                 raise ModelError(f"spell: cannot load the English dictionary: {exc}") from exc
             self._counts = dict(frequency.dictionary)
             self._min_count = int(frequency.total_words * _MIN_SHARE)
+            self._common_count = int(frequency.total_words * _COMMON_SHARE)
+            for word, count in self._counts.items():
+                if count >= self._common_count and word.isalpha():
+                    self._common_words.setdefault((word[0], len(word)), []).append(word)
             self._allowed = frozenset(allowed.split())
             self._loaded = True
 
@@ -119,9 +147,17 @@ class SpellModel(Model):
         if lower not in self._memo:
             self._memo[lower] = self._suggest(lower)
         fixed = self._memo[lower]
-        if fixed is None:
-            return None
-        return fixed.capitalize() if word[0].isupper() else fixed
+        if fixed is None or not word[0].isupper():
+            return fixed
+        return fixed.capitalize() if self._common(fixed) else None
+
+    def _common(self, word: str) -> bool:
+        return self._counts.get(word, 0) >= self._common_count
+
+    def _plain(self, word: str) -> bool:
+        """Whether ``word`` is a word of the language (in any case)."""
+        lower = word.lower()
+        return self._known(lower) or self._derived(lower)
 
     def _known(self, word: str) -> bool:
         return word in self._counts or word in self.words or word in self._allowed
@@ -138,12 +174,42 @@ class SpellModel(Model):
         short = len(word) <= 4  # few slips allowed, and none at the end (shar: share?)
         edits = _edits(word, ("tr",) if len(word) == 3 else ("tr", "ins") if short else _PRIOR)
         scores = self._score(word, ((c, k) for c, k in edits if not (short and c[:-1] == word)))
+        one_edit = set(scores)
         if not scores and len(word) >= 6:
-            scores = self._score(word, _edits2(word))
+            scores = self._two_slips(word)
         ranked = sorted(scores.values(), reverse=True)
         if not ranked or (len(ranked) > 1 and ranked[0] < _CLEAR_MARGIN * ranked[1]):
             return None
-        return max(scores, key=scores.__getitem__)
+        best = max(scores, key=scores.__getitem__)
+        # a short unknown word is more often an abbreviation or a command (shar,
+        # util) than a typo, and so is a word two slips from any word (polkit):
+        # those are only corrected into common words
+        return best if self._common(best) or not (short or best not in one_edit) else None
+
+    def _two_slips(self, word: str) -> dict[str, float]:
+        """Common words two slips from ``word``, not two extra letters (those
+        mostly turn valid rare words into common ones, pluggy: plug).
+
+        Only common words qualify, so a left-out letter or a transposition as
+        the second slip is met from both ends (``word``'s slips, each common
+        word's undone slips) instead of generating every two-edit string."""
+        first: dict[str, float] = {}
+        for middle, kind in _edits(word, ("ins", "tr", "del")):
+            first[middle] = max(first.get(middle, 0.0), _PRIOR[kind])
+        found: list[tuple[str, float]] = []
+        for length in range(len(word) - 1, len(word) + 3):
+            for candidate in self._common_words.get((word[0], length), ()):
+                for middle, kind in _undo_slip(candidate):
+                    if middle in first:
+                        found.append((candidate, first[middle] * _PRIOR[kind]))
+        for middle, prior in first.items():  # then an extra letter
+            for candidate, kind in _edits(middle, ("del",)):
+                if candidate[:1] == word[:1] and self._common(candidate):
+                    found.append((candidate, prior * _PRIOR[kind]))
+        scores: dict[str, float] = {}
+        for candidate, prior in found:
+            scores[candidate] = max(scores.get(candidate, 0.0), self._counts[candidate] * prior)
+        return scores
 
     def _derived(self, word: str) -> bool:
         """A British spelling, or a known word with a prefix or an inflection
@@ -222,36 +288,53 @@ def _slip(typed: str, near: str, *, vowels: bool = False) -> bool:
     )
 
 
-def _edits2(word: str) -> Iterator[tuple[str, str]]:
-    """Two edits, neither a substitution and not two extra letters (those
-    mostly turn valid rare words into common ones: pluggy, versioned)."""
-    for first, kind in _edits(word, ("ins", "tr", "del")):
-        second_kinds = ("ins", "tr") if kind == "del" else ("ins", "tr", "del")
-        for second, kind2 in _edits(first, second_kinds):
-            yield second, f"{kind}+{kind2}"
+def _undo_slip(candidate: str) -> Iterator[tuple[str, str]]:
+    """The strings one slip of kind ``ins`` or ``tr`` short of ``candidate``."""
+    for i in range(len(candidate)):
+        yield candidate[:i] + candidate[i + 1 :], "ins"
+        if i + 1 < len(candidate) and candidate[i] != candidate[i + 1]:
+            yield candidate[:i] + candidate[i + 1] + candidate[i] + candidate[i + 2 :], "tr"
 
 
-def _candidate_words(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, word) for each word that is plain prose and may be checked.
+def _candidate_words(text: str) -> Iterator[tuple[int, str, list[str]]]:
+    """(offset, word, parts of its hyphenated compound) for each word that is
+    plain prose and may be checked.
 
     Skipped: chunks with digits, underscores, slashes, dots or @ inside (code,
-    URLs, paths, e-mail), backquoted code, ALL-CAPS, inner capitals, and
-    capitalized words that do not start a sentence (names).
+    URLs, paths, e-mail), backquoted code, ``_private`` names, hyphenated names of three or more
+    parts (``set-iam-policy``), ALL-CAPS, inner capitals, capitalized words
+    that do not start a sentence (names), the rest of a word hyphenated across
+    a line break, and any word the text itself also uses as a name or inside
+    code (``libgo`` next to ``libgo-testsuite:``, ``Falk`` next to ``to Falk``).
     """
+    names: set[str] = set()
+    found: list[tuple[int, str, list[str]]] = []
     for chunk in _CHUNK.finditer(text):
         core = chunk.group("core")
-        if not core or not _PROSE.fullmatch(core):
+        if not core:
+            continue
+        lone_underscore = ("_" in chunk.group("lead")) != ("_" in chunk.group("trail"))
+        if not _PROSE.fullmatch(core) or core.count("-") >= 2 or lone_underscore:
+            names.update(w.lower() for w in _NAME_PART.findall(core))
             continue
         base = chunk.start("core")
+        if _LINE_BREAK_HYPHEN.search(text[max(0, base - 80) : base]):
+            continue
+        compound = core.split("-") if "-" in core else []
         for match in _WORD.finditer(core):
             word = match.group()
             start = base + match.start()
             if word.islower() or (word[1:].islower() and _starts_sentence(text, start)):
-                yield start, word
+                found.append((start, word, compound))
+            else:
+                names.add(word.lower())
+    for start, word, compound in found:
+        if word.lower() not in names:
+            yield start, word, compound
 
 
 def _starts_sentence(text: str, start: int) -> bool:
     """True at the start of the text or after a full stop (not after a line
     break: lists of names start lines too)."""
-    head = text[:start].rstrip(" \t\n\"'([{*#>-")  # opening quotes, list and heading marks
-    return not head or head.endswith((".", "!", "?"))
+    head = text[max(0, start - 200) : start].rstrip(" \t\r\n\"'([{*#>-")  # quotes, list marks
+    return head.endswith((".", "!", "?")) or (not head and start <= 200)

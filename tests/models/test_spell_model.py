@@ -76,3 +76,26 @@ def test_many_concurrent_calls_share_one_dictionary(speller: SpellModel) -> None
         return await asyncio.gather(*(speller.respond(p).text() for p in prompts))
 
     assert asyncio.run(run()) == [f"the number {i}" for i in range(20)]
+
+
+README_PROSE = """\
+Builds on sparc and arm; the output is parsable by tools. Thanks to Falk and
+Alexandre for the port.
+Falk wrote the libgo-testsuite: target, and libgo now builds. Alexandre fixed it.
+Use set-iam-policy to grant access; the iam role is read by gcc-target-include-asm
+and asm stays; _heapq and heapq too. Pack it with shar or util-linux. The shell imple\u2010
+ments a language with app and lookup commands.
+"""
+
+
+def test_names_identifiers_and_broken_words_in_a_readme_are_left_alone(
+    speller: SpellModel,
+) -> None:
+    assert speller.correct(README_PROSE) == README_PROSE
+
+
+def test_a_capitalized_typo_at_a_sentence_start_still_becomes_a_common_word(
+    speller: SpellModel,
+) -> None:
+    text = "Teh tool works. Recieve it here. Falk wrote it."
+    assert speller.correct(text) == "The tool works. Receive it here. Falk wrote it."
