@@ -6,6 +6,12 @@ backoff; after output has started nothing is retried, because the caller has
 already seen text. Errors say what to fix: "no server at ...", "API key
 rejected by ...", "model X not found on ...". The API key is read from the
 environment variable the config names, at call time, and never logged.
+
+Servers differ: OpenAI wants ``max_completion_tokens`` and rejects ``top_k``;
+llama.cpp and Ollama take ``repeat_penalty``, vLLM ``repetition_penalty``;
+strict or older servers refuse ``top_k`` or ``stream_options``. A 400 that
+names such a field is answered by asking again without it (remembered per
+model), so one config works against each of them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +41,24 @@ _FINISH: dict[str, FinishReason] = {
     "length": "length",
     "content_filter": "content_filter",
 }
+
+
+#: request fields a server may refuse, which the request can do without
+_OPTIONAL = ("stream_options", "top_k", "repeat_penalty", "repetition_penalty", "seed")
+#: how servers say the model is unknown (OpenAI, Ollama, vLLM, LiteLLM, LM Studio)
+_MODEL_MISSING = re.compile(
+    r"model.{0,80}(not found|does not exist|not exist|no such)|(invalid|unknown) model"
+    r"|model_not_found",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class _Rejected(ModelError):
+    """A 4xx the request may be changed to avoid (see :meth:`OpenAIModel._adapt`)."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class OpenAIModel(Model):
@@ -63,12 +88,13 @@ class OpenAIModel(Model):
         self.timeout = timeout
         self.retries = retries
         self.retry_backoff = retry_backoff
+        official = _is_openai(self.base_url)
         #: send top_k / repeat_penalty (OpenAI itself rejects them)
-        self.sampling_extras = (
-            sampling_extras
-            if sampling_extras is not None
-            else urlsplit(self.base_url).hostname != "api.openai.com"
-        )
+        self.sampling_extras = not official if sampling_extras is None else sampling_extras
+        #: OpenAI's newer models reject ``max_tokens``; other servers know only it
+        self._token_field = "max_completion_tokens" if official else "max_tokens"
+        #: optional fields this server rejected once; never sent again
+        self._dropped: set[str] = set()
         #: server-specific request fields (grammar, guided decoding, ...)
         self.extra_body = dict(extra_body or {})
         self.max_concurrency = max_concurrency  # type: ignore[misc]
@@ -97,7 +123,9 @@ class OpenAIModel(Model):
             **self.extra_body,
         }
         options = prompt.options
-        for key in ("max_tokens", "temperature", "top_p", "seed"):
+        if options.max_tokens is not None:
+            body[self._token_field] = options.max_tokens
+        for key in ("temperature", "top_p", "seed"):
             value = getattr(options, key)
             if value is not None:
                 body[key] = value
@@ -109,21 +137,41 @@ class OpenAIModel(Model):
             if options.repeat_penalty is not None:
                 body["repeat_penalty"] = options.repeat_penalty  # llama.cpp, Ollama
                 body["repetition_penalty"] = options.repeat_penalty  # vLLM
+        for key in self._dropped:
+            body.pop(key, None)
         return body
 
     async def execute(self, prompt: Prompt, response: Response) -> AsyncGenerator[str, None]:
         body = self.request_body(prompt)
         headers = self._headers()
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 async for chunk in self._stream(body, headers, response):
                     yield chunk
                 return
+            except _Rejected as exc:
+                if not self._adapt(exc.detail, body):
+                    raise
+                body = self.request_body(prompt)
             except ModelError as exc:
                 if not exc.transient or attempt == self.retries:
                     raise
-                backoff = self.retry_backoff * 2**attempt
+                attempt += 1
+                backoff = self.retry_backoff * 2 ** (attempt - 1)
                 await self._sleep(backoff if exc.retry_after is None else exc.retry_after)
+
+    def _adapt(self, detail: str, body: dict[str, Any]) -> bool:
+        """Learn from a 400 that names a field this server does not take:
+        ``max_tokens`` when it wants ``max_completion_tokens`` (OpenAI's
+        reasoning models, Azure), or an optional field (``top_k``, ``stream_options``
+        on strict or older servers). True when the request changed."""
+        if "max_tokens" in body and "max_completion_tokens" in detail:
+            self._token_field = "max_completion_tokens"
+            return True
+        rejected = {key for key in _OPTIONAL if key in body and re.search(rf"\b{key}\b", detail)}
+        self._dropped |= rejected
+        return bool(rejected)
 
     def _headers(self) -> dict[str, str]:
         if not self.api_key_env:
@@ -159,6 +207,12 @@ class OpenAIModel(Model):
                 if reply.status_code != 200:
                     await reply.aread()
                     raise self._http_error(reply)
+                if reply.headers.get("content-type", "").startswith("application/json"):
+                    await reply.aread()  # a server or proxy that does not stream
+                    text = self._absorb_whole(self._decode(reply.text), response)
+                    if text:
+                        yield text
+                    return
                 events = EventSource(reply).aiter_sse()
                 async for event in events:
                     if event.data.strip() == "[DONE]":
@@ -221,6 +275,8 @@ class OpenAIModel(Model):
             return ""
         choice = choices[0]
         reason = choice.get("finish_reason")
+        if reason == "abort":  # vLLM: the server dropped the request
+            raise ModelError("the server aborted the generation (finish_reason 'abort')")
         if reason:
             response.finish_reason = _FINISH.get(reason, "stop")
         found = (choice.get("logprobs") or {}).get("content")
@@ -228,6 +284,14 @@ class OpenAIModel(Model):
             logprobs.extend(found)
         content = (choice.get("delta") or {}).get("content")
         return content if isinstance(content, str) else ""
+
+    def _absorb_whole(self, completion: dict[str, Any], response: Response) -> str:
+        """The text of a complete (not streamed) chat completion, recording the rest."""
+        choices = completion.get("choices") or [{}]
+        message = choices[0].get("message") or {}
+        return self._absorb(
+            {**completion, "choices": [{**choices[0], "delta": message}]}, response, []
+        )
 
     def _http_error(self, reply: httpx.Response) -> ModelError:
         status = reply.status_code
@@ -237,7 +301,7 @@ class OpenAIModel(Model):
         if status in (401, 403):
             hint = "" if self.api_key_env else " (no api_key_env is configured)"
             error = ModelError(f"API key rejected by {where} (HTTP {status}: {detail}){hint}")
-        elif status == 404 and "model" in detail.lower():
+        elif status in (400, 404) and _MODEL_MISSING.search(detail):
             error = ModelError(f"model {self.remote_model!r} not found on {where} ({detail})")
         elif status == 404:
             error = ModelError(
@@ -253,7 +317,7 @@ class OpenAIModel(Model):
         elif status >= 500:
             error = ModelError(f"server error at {where} (HTTP {status}: {detail})", transient=True)
         else:
-            error = ModelError(f"{where} rejected the request (HTTP {status}: {detail})")
+            error = _Rejected(f"{where} rejected the request (HTTP {status}: {detail})", detail)
         return error
 
 
@@ -290,6 +354,12 @@ def _message(payload: Any) -> str:
         return str(error)[:300]
     text = str(payload).strip()
     return text[:300] or "no details"
+
+
+def _is_openai(base_url: str) -> bool:
+    """Whether ``base_url`` is OpenAI's own API (or Azure's), which reject non-standard fields."""
+    host = urlsplit(base_url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
 
 
 def _retry_after(reply: httpx.Response) -> float | None:

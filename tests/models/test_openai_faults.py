@@ -64,7 +64,7 @@ class FaultServer:
             await asyncio.Event().wait()
         status = act.get("status", 200)
         payload: bytes = act.get("body", b"")
-        ctype = "text/event-stream" if status == 200 else "application/json"
+        ctype = act.get("ctype", "text/event-stream" if status == 200 else "application/json")
         extra = "".join(f"{k}: {v}\r\n" for k, v in act.get("headers", {}).items())
         if act.get("cut"):
             head = f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: 100000\r\n\r\n"
@@ -100,7 +100,7 @@ def run(*behaviours: Behaviour, **settings: Any) -> Outcome:
     async def scenario() -> tuple[FaultServer, Response, list[str], ModelError | None]:
         async with FaultServer(*behaviours) as server:
             model = OpenAIModel("m", base_url=server.url, sleep=no_sleep, **settings)
-            response = model.respond(Prompt("Say hi", system="Be brief"))
+            response = model.prompt("Say hi", system="Be brief")
             chunks: list[str] = []
             error = None
             try:
@@ -271,3 +271,112 @@ def test_cancelling_the_reader_closes_the_stream_and_records_cancelled() -> None
     response, seen = asyncio.run(scenario())
     assert seen == ["first"]
     assert response.finish_reason == "cancelled" and response.done
+
+
+# What the servers the backend must work with do differently (from their public docs
+# and trackers), imitated on loopback.
+
+
+def test_openai_gets_max_completion_tokens_and_no_sampling_extras() -> None:
+    openai = OpenAIModel("m", base_url="https://api.openai.com/v1")
+    options = openai.default_options.merged({"max_tokens": 9, "top_k": 2, "repeat_penalty": 1.1})
+    body = openai.request_body(Prompt("hi", options=options))
+    assert body["max_completion_tokens"] == 9
+    assert not {"max_tokens", "top_k", "repeat_penalty", "repetition_penalty"} & set(body)
+
+
+def test_a_server_wanting_max_completion_tokens_gets_it_on_the_next_try() -> None:
+    wants = (
+        b'{"error": {"message": "Unsupported parameter: \'max_tokens\' is not supported with '
+        b'this model. Use \'max_completion_tokens\' instead.", "type": '
+        b'"invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}}'
+    )
+    out = run(
+        {"status": 400, "body": wants}, {"body": sse("ok")}, default_options={"max_tokens": 5}
+    )
+    assert out.error is None and out.chunks == ["ok"]
+    first, second = (r["body"] for r in out.server.requests)
+    assert first["max_tokens"] == 5 and "max_completion_tokens" not in first
+    assert second["max_completion_tokens"] == 5 and "max_tokens" not in second
+    assert out.slept == []
+
+
+def test_a_strict_server_rejecting_top_k_is_asked_again_without_it() -> None:
+    # Mistral-style 422 with a pydantic detail list naming the field
+    strict = b'{"detail": [{"loc": ["body", "top_k"], "msg": "Extra inputs are not permitted"}]}'
+    out = run({"status": 422, "body": strict}, {"body": sse("ok")}, default_options={"top_k": 3})
+    assert out.error is None and out.chunks == ["ok"]
+    first, second = (r["body"] for r in out.server.requests)
+    assert first["top_k"] == 3 and "top_k" not in second
+
+
+def test_an_old_server_rejecting_stream_options_still_answers_and_usage_is_counted() -> None:
+    old = b'{"error": {"message": "Unrecognized request argument supplied: stream_options"}}'
+    out = run({"status": 400, "body": old}, {"body": sse("four", usage=False)})
+    assert out.error is None and out.chunks == ["four"]
+    assert "stream_options" not in out.server.requests[1]["body"]
+    assert out.response.usage is not None and out.response.usage.counted
+
+
+def test_a_bad_request_that_no_field_explains_is_reported_once() -> None:
+    bad = b'{"error": {"message": "messages: too long"}}'
+    out = run({"status": 400, "body": bad}, {"body": sse("never")})
+    assert out.error is not None and not out.error.transient
+    assert str(out.error) == f"{out.server.url} rejected the request (HTTP 400: messages: too long)"
+    assert len(out.server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        # OpenAI
+        (
+            404,
+            b'{"error": {"message": "The model `qwen` does not exist or you do not have '
+            b'access to it.", "type": "invalid_request_error", "code": "model_not_found"}}',
+        ),
+        # vLLM: a top-level error object
+        (
+            404,
+            b'{"object": "error", "message": "The model `qwen` does not exist.", '
+            b'"type": "NotFoundError", "param": null, "code": 404}',
+        ),
+        # LiteLLM-style proxies answer 400
+        (400, b'{"error": {"message": "Invalid model name passed in model=qwen"}}'),
+    ],
+)
+def test_unknown_model_is_named_in_each_servers_shape(status: int, body: bytes) -> None:
+    out = run({"status": status, "body": body}, model="qwen")
+    assert out.error is not None
+    assert str(out.error).startswith("model 'qwen' not found on http://127.0.0.1")
+    assert len(out.server.requests) == 1
+
+
+def test_a_server_that_ignores_stream_true_is_read_as_one_completion() -> None:
+    whole = {
+        "model": "served-name",
+        "choices": [
+            {"message": {"role": "assistant", "content": "all at once"}, "finish_reason": "length"}
+        ],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 3},
+    }
+    out = run({"body": json.dumps(whole).encode(), "ctype": "application/json"})
+    assert out.error is None and out.chunks == ["all at once"]
+    assert out.response.finish_reason == "length"
+    assert out.response.usage == Usage(4, 3, counted=False)
+    assert out.response.resolved_model == "served-name"
+
+
+def test_an_error_event_mid_stream_is_reported_not_swallowed() -> None:
+    # vLLM and OpenAI send an error object as an SSE event and end the stream
+    part = json.dumps({"choices": [{"delta": {"content": "par"}}]}).encode()
+    body = b"data: " + part + b'\n\ndata: {"error": {"message": "engine dead"}}\n\n'
+    out = run({"body": body + b"data: [DONE]\n\n"})
+    assert out.error is not None and "reported an error: engine dead" in str(out.error)
+    assert out.response.finish_reason == "error"
+
+
+def test_a_vllm_abort_is_an_error_not_a_silent_stop() -> None:
+    out = run({"body": sse("half", finish="abort")}, retries=0)
+    assert out.error is not None and "aborted" in str(out.error)
+    assert out.response.finish_reason == "error"
