@@ -134,6 +134,13 @@ background), so only a stuck daemon ever reaches this.")
 (defvar llm-flows--deferred nil
   "Flows whose result waits for the current command to finish.")
 
+(defvar llm-flows--ended nil
+  "The last flows that ended, newest first, as (FLOW . OUTCOME).
+`llm-flows-list' shows them, for the message that scrolled away.")
+
+(defconst llm-flows--ended-max 5
+  "How many ended flows `llm-flows-list' shows.")
+
 (defvar llm-flows-mode-map
   (let ((map (make-sparse-keymap)))
     ;; Not an overlay `keymap': that applies only strictly inside the
@@ -257,7 +264,9 @@ An error or a timeout finishes FLOW with a message saying why."
                (lambda (flow) (eq (llm-flows--flow-connection flow) conn))
                llm-flows--flows)))
     (when lost
-      (mapc #'llm-flows--remove lost)
+      (dolist (flow lost)
+        (llm-flows--remove flow)
+        (llm-flows--remember flow "lost: the daemon stopped"))
       (message "[llm-flows] the daemon stopped; %d pending flow%s lost (%s)%s"
                (length lost) (if (cdr lost) "s" "")
                (mapconcat #'llm-flows--describe lost ", ")
@@ -393,15 +402,13 @@ edit that touches such a change is skipped."
           (pcase-dolist (`((,beg . ,end) . ,theirs) proposals)
             (llm-flows--propose beg end theirs))
           (force-mode-line-update)
-          (condition-case err
-              ;; jsonrpc's process filter binds `inhibit-read-only' to t.
-              (let ((inhibit-read-only nil))
-                (llm-flows--replace-in-one-step edits)
-                (message "[llm-flows] %s: %s" (llm-flows--describe flow)
-                         (llm-flows--summary (length edits) (length proposals) skipped)))
-            (error
-             (message "[llm-flows] %s: nothing applied: %s" (llm-flows--describe flow)
-                      (error-message-string err)))))))))
+          (llm-flows--report
+           flow (condition-case err
+                    ;; jsonrpc's process filter binds `inhibit-read-only' to t.
+                    (let ((inhibit-read-only nil))
+                      (llm-flows--replace-in-one-step edits)
+                      (llm-flows--summary (length edits) (length proposals) skipped))
+                  (error (concat "nothing applied: " (error-message-string err))))))))))
 
 (defun llm-flows--summary (applied proposed skipped)
   "A sentence about APPLIED edits, PROPOSED ones and SKIPPED ones."
@@ -437,8 +444,18 @@ nil means a change touched the hunk."
   "Forget FLOW and say why with FORMAT and ARGS, if it is still pending."
   (when (memq flow llm-flows--flows)
     (llm-flows--remove flow)
-    (message "[llm-flows] %s: %s" (llm-flows--describe flow)
-             (apply #'format format args))))
+    (llm-flows--report flow (apply #'format format args))))
+
+(defun llm-flows--report (flow outcome)
+  "Say how FLOW ended (OUTCOME) and keep it for `llm-flows-list'."
+  (llm-flows--remember flow outcome)
+  (message "[llm-flows] %s: %s" (llm-flows--describe flow) outcome))
+
+(defun llm-flows--remember (flow outcome)
+  "Keep FLOW and its OUTCOME among the last ended flows."
+  (setf (llm-flows--flow-state flow) "ended")
+  (push (cons flow outcome) llm-flows--ended)
+  (setq llm-flows--ended (seq-take llm-flows--ended llm-flows--ended-max)))
 
 (defun llm-flows--remove (flow)
   "Forget FLOW and remove its overlay and markers."
@@ -714,7 +731,8 @@ it arrives, as one undo step."
   "Keys of `llm-flows-list-mode'.")
 
 (define-derived-mode llm-flows-list-mode tabulated-list-mode "LLM Flows"
-  "The pending flows; \\`g' refreshes, \\`RET' visits, \\`k' cancels."
+  "The pending flows, then the last ended ones with their outcome.
+\\`g' refreshes, \\`RET' visits, \\`k' cancels."
   (setq tabulated-list-format
         [("Id" 10 t) ("Flow" 8 t) ("State" 9 t)
          ("Age" 6 llm-flows--list-age<) ("Buffer" 20 t) ("Text" 0 nil)])
@@ -727,31 +745,36 @@ it arrives, as one undo step."
   (> (llm-flows--flow-created (car a)) (llm-flows--flow-created (car b))))
 
 (defun llm-flows--list-entries ()
-  "Fill `tabulated-list-entries' with the pending flows."
+  "Fill `tabulated-list-entries' with the pending flows, then the ended ones."
   (setq tabulated-list-entries
-        (mapcar
-         (lambda (flow)
-           (let ((buffer (llm-flows--flow-buffer flow)))
-             (list flow
-                   (vector (or (llm-flows--flow-id flow) "-")
-                           (llm-flows--flow-kind flow)
-                           (llm-flows--flow-state flow)
-                           (format "%ds" (- (float-time) (llm-flows--flow-created flow)))
-                           (buffer-name buffer)
-                           (with-current-buffer buffer
-                             (save-restriction
-                               (widen)
-                               (truncate-string-to-width
-                                (replace-regexp-in-string
-                                 "\n" " " (buffer-substring-no-properties
-                                           (llm-flows--flow-beg flow)
-                                           (llm-flows--flow-end flow)))
-                                60 nil nil "…")))))))
-         llm-flows--flows)))
+        (append (mapcar (lambda (flow) (llm-flows--list-entry flow (llm-flows--text flow)))
+                        llm-flows--flows)
+                (mapcar (lambda (ended) (llm-flows--list-entry (car ended) (cdr ended)))
+                        llm-flows--ended))))
+
+(defun llm-flows--list-entry (flow text)
+  "The row of FLOW in `llm-flows-list', ending with TEXT."
+  (let ((buffer (llm-flows--flow-buffer flow)))
+    (list flow
+          (vector (or (llm-flows--flow-id flow) "-")
+                  (llm-flows--flow-kind flow)
+                  (llm-flows--flow-state flow)
+                  (format "%ds" (- (float-time) (llm-flows--flow-created flow)))
+                  (if (buffer-live-p buffer) (buffer-name buffer) "(killed)")
+                  (truncate-string-to-width (replace-regexp-in-string "\n" " " text)
+                                            60 nil nil "…")))))
+
+(defun llm-flows--text (flow)
+  "The text of FLOW's region now."
+  (with-current-buffer (llm-flows--flow-buffer flow)
+    (save-restriction
+      (widen)
+      (buffer-substring-no-properties (llm-flows--flow-beg flow) (llm-flows--flow-end flow)))))
 
 ;;;###autoload
 (defun llm-flows-list ()
-  "Show the pending flows: state, age, buffer and text."
+  "Show the pending flows: state, age, buffer and text.
+Below them, how the last few flows ended."
   (interactive)
   (let ((buffer (get-buffer-create "*llm-flows*")))
     (with-current-buffer buffer
@@ -760,21 +783,25 @@ it arrives, as one undo step."
       (tabulated-list-print))
     (pop-to-buffer buffer)))
 
+(defun llm-flows--list-flow ()
+  "The pending flow on this line of `llm-flows-list', or a `user-error'."
+  (let ((flow (or (tabulated-list-get-id) (user-error "No flow on this line"))))
+    (unless (memq flow llm-flows--flows)
+      (user-error "[llm-flows] that flow has ended (press g to refresh)"))
+    flow))
+
 (defun llm-flows-list-visit ()
   "Go to the region of the flow on this line."
   (interactive)
-  (let ((flow (or (tabulated-list-get-id) (user-error "No flow on this line"))))
-    (unless (memq flow llm-flows--flows)
-      (user-error "[llm-flows] that flow has finished (press g to refresh)"))
+  (let ((flow (llm-flows--list-flow)))
     (pop-to-buffer (llm-flows--flow-buffer flow))
     (goto-char (llm-flows--flow-beg flow))))
 
 (defun llm-flows-list-cancel ()
   "Cancel the flow on this line."
   (interactive)
-  (let ((flow (or (tabulated-list-get-id) (user-error "No flow on this line"))))
-    (llm-flows--cancel flow "cancelled")
-    (revert-buffer)))
+  (llm-flows--cancel (llm-flows--list-flow) "cancelled")
+  (revert-buffer))
 
 (provide 'llm-flows)
 ;;; llm-flows.el ends here

@@ -100,6 +100,14 @@ BODY sees the buffer as `buffer'; point is at its start."
   "Press \\`C-/' once."
   (llm-flows-test-command #'undo))
 
+(defun llm-flows-test-before-merged (function)
+  "Call FUNCTION once, just before the next `flow/merge' answer is handled."
+  (let (once)
+    (setq once (lambda (&rest _)
+                 (advice-remove 'llm-flows--on-merged once)
+                 (funcall function)))
+    (advice-add 'llm-flows--on-merged :before once)))
+
 (defmacro llm-flows-test-echo (&rest body)
   "Run BODY; return what it wrote to the echo area (the *Messages* log)."
   (declare (indent 0))
@@ -187,10 +195,16 @@ BODY sees the buffer as `buffer'; point is at its start."
   "Edits made between `flow/merge' and its answer move or skip model edits."
   (llm-flows-test-with-buffer "I buyed a new car and we all went out to see teh dog."
     (llm-correct-region (point-min) (point-max))
-    (llm-flows-test-wait-state "merging")
-    (llm-flows-test-type "Well, ")
-    (search-forward "teh")
-    (llm-flows-test-type "re")
+    ;; Type in the window between sending `flow/merge' and handling its
+    ;; answer: just before the answer is handled (polling for the
+    ;; "merging" state misses a window this short).
+    (llm-flows-test-before-merged
+     (lambda ()
+       (with-current-buffer buffer
+         (should (equal (plist-get (car (llm-flows-pending)) :state) "merging"))
+         (llm-flows-test-type "Well, ")
+         (search-forward "teh")
+         (llm-flows-test-type "re"))))
     (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
       (should (string-match-p "1 edit applied; 1 edit skipped where you typed meanwhile"
                               echo)))
@@ -472,6 +486,19 @@ BODY sees the buffer as `buffer'; point is at its start."
       (should (string-match-p "correct +running +[0-9]+s +notes.txt +HANG listed teh\\."
                               (buffer-string))))
     (llm-flows-cancel-all)))
+
+(ert-deftest llm-flows-test-list-shows-how-flows-ended ()
+  "After the echo area moved on, the list still says how recent flows ended."
+  (llm-flows-test-with-buffer "I buyed it.\nFAIL here."
+    (llm-correct-region (point-min) (line-end-position))
+    (llm-flows-test-settle buffer)
+    (llm-correct-region (line-beginning-position 2) (point-max))
+    (llm-flows-test-settle buffer)
+    (save-window-excursion
+      (llm-flows-list)
+      (let ((table (buffer-string)))
+        (should (string-match-p "correct +ended +[0-9]+s +notes.txt +failed (model): " table))
+        (should (string-match-p "correct +ended +[0-9]+s +notes.txt +1 edit applied" table))))))
 
 (provide 'llm-flows-tests)
 ;;; llm-flows-tests.el ends here
