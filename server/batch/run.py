@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import functools
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -117,6 +118,8 @@ class Batch:
                 emitted += 1
             self.out.flush()
 
+        writes = _Writes(self.jobs)
+
         async def worker() -> None:
             while queue:
                 index, path = queue.pop()
@@ -124,33 +127,24 @@ class Batch:
                 if isinstance(step, Result):
                     finish(index, path, step)
                     continue
-                # a write runs in a thread and, once started, is waited for even on Ctrl-C
-                write = asyncio.ensure_future(asyncio.to_thread(step))
-                try:
-                    finish(index, path, await asyncio.shield(write))
-                except asyncio.CancelledError:
-                    finish(index, path, await write)
-                    raise
+                await writes.submit(step, functools.partial(finish, index, path))
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(self.jobs, len(files)))]
-        loop = asyncio.get_running_loop()
 
         def interrupt() -> None:
             summary.interrupted = True
-            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C is the default again
             for task in workers:
                 task.cancel()
 
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
-            done = await asyncio.gather(*workers, return_exceptions=True)
+            with _on_first_ctrl_c(interrupt):
+                done = await asyncio.gather(*workers, return_exceptions=True)
+                done += await writes.wait()
             for failure in done:
                 if isinstance(failure, Exception):
                     raise failure
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
+            writes.close()
             for index in sorted(i for i in results if i >= emitted):
                 self.out.write(results[index].output)
             self.out.flush()
@@ -195,6 +189,60 @@ class Batch:
         except OSError as exc:
             return Result("failed", note=f"failed: cannot write: {exc.strerror or exc}")
         return Result("changed")
+
+
+class _Writes:
+    """``--in-place`` writes, on one thread of their own, beside the next files' model calls.
+
+    Each write's ~20 system calls hand the GIL back and forth with the busy
+    loop; the six threads of the default pool doing that cost ~2x the CPU of
+    ``--diff`` (bench/batch.py, docs/batch.md). At most ``limit`` wait; every
+    write submitted is waited for, even on Ctrl-C.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._room = asyncio.Semaphore(limit)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="llm-flows-write")
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, step: Callable[[], Result], done: Callable[[Result], None]) -> None:
+        """Queue ``step`` (waiting while ``limit`` are queued); ``done`` gets its result."""
+        await self._room.acquire()
+        task = asyncio.ensure_future(self._run(step, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, step: Callable[[], Result], done: Callable[[Result], None]) -> None:
+        try:
+            done(await asyncio.get_running_loop().run_in_executor(self._thread, step))
+        finally:
+            self._room.release()
+
+    async def wait(self) -> list[BaseException | None]:
+        """Wait for every write submitted; their failures (bugs), if any."""
+        return await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Drop writes not started (a second Ctrl-C); one under way still ends."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _on_first_ctrl_c(callback: Callable[[], None]) -> Iterator[None]:
+    """Run ``callback`` on the first Ctrl-C; a second one is the default again."""
+    loop = asyncio.get_running_loop()
+
+    def interrupt() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        callback()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 def _diff(path: Path, original: TextFile, corrected: str) -> str:
