@@ -210,22 +210,25 @@ class CommandTable:
         policy = MergePolicy(**rec.flow.merge_policy) if rec.flow.merge_policy else None
         return functools.partial(merge, rec.text, theirs=proposal, policy=policy)
 
-    def cancel(self, fid: str) -> bool:
-        """Cancel one flow that has no final state yet; False if there was nothing to cancel."""
+    def cancel(self, fid: str, reason: str = "cancelled on request") -> bool:
+        """Cancel one flow that has no final state yet; False if there was nothing to cancel.
+
+        ``reason`` is what the user is told (and what the dead letter records), so a
+        flow cancelled by a shutdown does not read as if the user had cancelled it."""
         rec = self._flows.get(fid)
         if rec is None or not (rec.state in PENDING or rec.state == "ready"):
             return False
-        self._end(rec, "cancelled", "cancelled on request")
+        self._end(rec, "cancelled", reason)
         return True
 
-    def cancel_owner(self, owner: str) -> int:
+    def cancel_owner(self, owner: str, reason: str = "cancelled on request") -> int:
         """Cancel every unfinished flow of one client; how many were cancelled."""
         ids = [rec.id for rec in self._flows.values() if rec.owner == owner]
-        return sum(self.cancel(fid) for fid in ids)
+        return sum(self.cancel(fid, reason) for fid in ids)
 
-    def cancel_all(self) -> int:
+    def cancel_all(self, reason: str = "cancelled on request") -> int:
         """Cancel every unfinished flow; how many were cancelled."""
-        return sum(self.cancel(fid) for fid in list(self._flows))
+        return sum(self.cancel(fid, reason) for fid in list(self._flows))
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per flow the table remembers, oldest first."""
@@ -241,13 +244,14 @@ class CommandTable:
         """How many flows are queued or running."""
         return self._pending
 
-    async def aclose(self, grace: float = 5.0) -> None:
-        """Refuse new flows, let running ones finish for ``grace`` seconds, cancel the rest."""
+    async def aclose(self, grace: float = 5.0, reason: str = "shutting down") -> None:
+        """Refuse new flows, let running ones finish for ``grace`` seconds, cancel the rest
+        (telling their owners ``reason``)."""
         self._closing = True
         if grace > 0 and self._pending and self._idle is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), grace)
-        self.cancel_all()
+        self.cancel_all(reason)
         if self._driver is not None:
             self._driver.cancel()
             await asyncio.gather(self._driver, return_exceptions=True)

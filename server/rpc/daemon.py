@@ -74,7 +74,7 @@ class Daemon:
 
         def lost(connection: Connection) -> None:
             self.sessions.pop(owner, None)
-            cancelled = self.table.cancel_owner(owner)
+            cancelled = self.table.cancel_owner(owner, "the client disconnected")
             log.info("%s: disconnected; %d flow(s) cancelled", owner, cancelled)
             if stop_when_lost:
                 self.stop()
@@ -85,7 +85,12 @@ class Daemon:
 
         def shutdown() -> None:
             log.info("%s: shutdown; flows still running are cancelled in %ss", owner, self.grace)
-            loop.call_later(self.grace, self.table.cancel_owner, owner)
+            loop.call_later(
+                self.grace,
+                self.table.cancel_owner,
+                owner,
+                "the client asked the daemon to shut down",
+            )
 
         session = Session(owner, self.table, self.server_info, connection.close, shutdown)
         self.sessions[owner] = (session, connection)
@@ -100,7 +105,7 @@ class Daemon:
         finally:
             for session, _ in self.sessions.values():
                 session.shutting_down = True
-            await self.table.aclose(grace=self._stop_grace)
+            await self.table.aclose(self._stop_grace, "the daemon is shutting down")
             connections = [connection for _, connection in self.sessions.values()]
             for connection in connections:
                 connection.close()

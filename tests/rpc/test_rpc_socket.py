@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 SCRIPTED_PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "scripted.py"
+HANG_RULE = {"when": "HANG", "hang": True}
 Serve = Callable[..., Any]
 Connect = Callable[[Path], Any]
 
@@ -133,3 +134,18 @@ def test_a_model_printing_to_stdout_does_not_corrupt_frames(serve: Serve, tmp_pa
     log = daemon.stderr()
     for noise in ("noise from print at import", "noise from print", "noise written to fd 1"):
         assert noise in log
+
+
+def test_sigterm_tells_each_client_why_its_flows_ended(
+    serve: Serve, connect_unix: Connect, tmp_path: Path
+) -> None:
+    path = tmp_path / "llm-flows.sock"
+    daemon = serve("--socket", str(path), "--grace", "0", scripted={"rules": [HANG_RULE]})
+    wait_listening(daemon)
+    client, _ = connect_unix(path)
+    client.initialize()
+    hanging = client.call("flow/start", {"flow": "correct", "text": "HANG on"})["id"]
+    daemon.process.send_signal(signal.SIGTERM)
+    failed = client.wait_for("flow/failed", hanging)
+    assert failed["error"] == {"code": "cancelled", "message": "the daemon is shutting down"}
+    assert daemon.wait() == 0
