@@ -99,7 +99,12 @@ async def _run(catalog: Any, registry: Any, flow: str, text: str, settings: Any)
 
 
 #: request fields the table names in its errors -> the option of `run` that sets them
-_FLAGS = {"instruction": "-i/--instruction", "options": "-o/--option", "timeout": "--timeout"}
+_FLAGS = {
+    "instruction": "-i/--instruction",
+    "model": "-m/--model",
+    "options": "-o/--option",
+    "timeout": "--timeout",
+}
 
 
 def _with_flag(message: str) -> str:

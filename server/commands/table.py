@@ -483,6 +483,12 @@ class CommandTable:
                 raise UnknownModel(str(exc)) from None
             except (ConfigError, ModelError) as exc:
                 raise InvalidRequest(f"model: {exc}") from None
+            if step.template.needs_instruction and not instance.follows_instructions:
+                raise InvalidRequest(
+                    f"model: {instance.model_id!r} cannot follow an instruction "
+                    f"({instance.describe()}); this flow needs a language model: "
+                    "pick one with -m/model, or configure one (docs/models.md)"
+                )
             overrides = {**step.options, **(options or {} if step.model is None else {})}
             try:
                 merged.append(instance.default_options.merged(overrides))

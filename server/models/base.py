@@ -249,6 +249,10 @@ class Model(ABC):
     max_concurrency: ClassVar[int] = 4
     #: tokens of context, used to split long regions into chunks
     context_tokens: ClassVar[int] = 4096
+    #: False for models that transform text without reading a prompt (the offline
+    #: speller): a flow step that needs an instruction refuses them instead of
+    #: silently ignoring what the user asked for
+    follows_instructions: ClassVar[bool] = True
 
     def __init__(self, model_id: str, *, default_options: dict[str, Any] | None = None) -> None:
         self.model_id = model_id

@@ -77,6 +77,7 @@ class SpellModel(Model):
 
     max_concurrency = 64
     context_tokens = 1_000_000
+    follows_instructions = False
 
     def __init__(self, model_id: str, *, words: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(model_id, **kwargs)

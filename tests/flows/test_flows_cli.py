@@ -47,6 +47,15 @@ def test_run_rewrite_needs_an_instruction(write_config: Write) -> None:
     assert (done.returncode, done.stdout) == (0, b"Dear colleagues")
 
 
+def test_rewrite_refuses_a_model_that_cannot_follow_instructions(write_config: Write) -> None:
+    write_config()  # the default model: the offline speller
+    done = cli("run", "rewrite", "-i", "make it formal", "-", stdin=b"I recieved teh memo")
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert b"-m/--model: 'spell' cannot follow an instruction" in done.stderr
+    assert b"needs a language model" in done.stderr
+
+
 def test_run_reports_a_failing_model_and_bad_input(write_config: Write, tmp_path: Path) -> None:
     write_config(
         scripted={"rules": [{"when": "FAIL", "fail": "no luck"}]}, default_model="scripted"

@@ -161,6 +161,11 @@ def test_errors_name_the_problem(serve: Serve) -> None:
     no_instruction = client.error("flow/start", {"flow": "rewrite", "text": "x"})
     assert no_instruction["code"] == -32602
     assert "instruction" in no_instruction["message"]
+    speller = client.error(
+        "flow/start", {"flow": "rewrite", "text": "x", "instruction": "formal", "model": "spell"}
+    )
+    assert speller["code"] == -32602
+    assert "'spell' cannot follow an instruction" in speller["message"]
     bad_option = client.error(
         "flow/start", {"flow": "correct", "text": "x", "options": {"temprature": 1}}
     )
