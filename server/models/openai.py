@@ -53,6 +53,10 @@ _MODEL_MISSING = re.compile(
 )
 
 
+class _EmptyStream(ModelError):
+    """A stream that ended or was cut before any output, without [DONE] or an error."""
+
+
 class _Rejected(ModelError):
     """A 4xx the request may be changed to avoid (see :meth:`OpenAIModel._adapt`)."""
 
@@ -145,6 +149,7 @@ class OpenAIModel(Model):
         body = self.request_body(prompt)
         headers = self._headers()
         attempt = 0
+        last_tries = 2
         while True:
             try:
                 async for chunk in self._stream(body, headers, response):
@@ -156,7 +161,16 @@ class OpenAIModel(Model):
                 body = self.request_body(prompt)
             except ModelError as exc:
                 if not exc.transient or attempt == self.retries:
-                    raise
+                    if not (isinstance(exc, _EmptyStream) and last_tries):
+                        raise
+                    # llama_cpp.server answers a streamed request it refuses (e.g. a
+                    # prompt longer than its context) with an empty stream, then drops
+                    # the connection; asked without streaming, it says why. Last tries
+                    # that way: two, as the first may meet that dropped connection.
+                    last_tries -= 1
+                    body = {k: v for k, v in body.items() if k != "stream_options"}
+                    body["stream"] = False
+                    continue
                 attempt += 1
                 backoff = self.retry_backoff * 2 ** (attempt - 1)
                 await self._sleep(backoff if exc.retry_after is None else exc.retry_after)
@@ -226,7 +240,7 @@ class OpenAIModel(Model):
                         yield text
                 else:
                     if response.finish_reason is None:
-                        raise ModelError(
+                        raise (ModelError if produced else _EmptyStream)(
                             f"the stream from {self.base_url} ended early "
                             f"(after {sum(map(len, pieces))} characters, no [DONE])",
                             transient=not produced,
@@ -239,7 +253,7 @@ class OpenAIModel(Model):
                 + (" (while streaming)" if produced else "")
             ) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise ModelError(
+            raise (ModelError if produced else _EmptyStream)(
                 f"the stream from {self.base_url} was cut "
                 f"after {sum(map(len, pieces))} characters ({exc})",
                 transient=not produced,

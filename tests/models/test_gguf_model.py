@@ -10,8 +10,7 @@ import pytest
 from llm_flows.config import load_config
 from llm_flows.models import ModelError, Registry, Response
 from llm_flows.models.gguf import GGUFModel
-
-from .tiny_gguf import exact_grammar, need_llama, write_tiny_gguf
+from tiny_gguf import exact_grammar, need_llama, write_tiny_gguf
 
 pytestmark = pytest.mark.llama
 need_llama()

@@ -4,19 +4,13 @@ on loopback, serving a tiny random-weight GGUF; a grammar forces exact text."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from llm_flows.models import ModelError, Prompt
 from llm_flows.models.openai import OpenAIModel
-
-from .tiny_gguf import exact_grammar, need_llama, write_tiny_gguf
+from tiny_gguf import exact_grammar, llama_server, need_llama, write_tiny_gguf
 
 pytestmark = [pytest.mark.llama, pytest.mark.slow]
 need_llama("llama_cpp.server")
@@ -26,37 +20,20 @@ ANSWER = "Hello, world!"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-               "--model_alias", "tiny", "--host", "127.0.0.1", "--port", str(port),
-               "--n_threads", "1", "--n_ctx", "512"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(600):  # until it listens (or dies)
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode() if process.stderr else "")
-            try:
-                httpx.get(f"{url}/models", timeout=0.5)
-                break
-            except httpx.TransportError:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(0.1)  # not a sleep: returns at once if it dies
+    with llama_server(write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def ask(url: str, **options: Any) -> tuple[list[str], Any]:
+    return ask_prompt(url, "Say hello", **options)
+
+
+def ask_prompt(url: str, text: str, **options: Any) -> tuple[list[str], Any]:
     async def run() -> tuple[list[str], Any]:
         model = OpenAIModel(
             "tiny", base_url=url, extra_body={"grammar": exact_grammar(ANSWER)}, retries=0
         )
-        response = model.respond(Prompt("Say hello", options=model.default_options.merged(options)))
+        response = model.respond(Prompt(text, options=model.default_options.merged(options)))
         chunks = [chunk async for chunk in response]
         await model.aclose()
         return chunks, response
@@ -86,3 +63,10 @@ def test_max_tokens_cuts_with_finish_reason_length(server: str) -> None:
 def test_wrong_base_url_says_so(server: str) -> None:
     with pytest.raises(ModelError, match=r"not found \(HTTP 404\): is base_url right"):
         ask(server.removesuffix("/v1") + "/nope")
+
+
+def test_a_prompt_longer_than_the_context_gets_the_server_s_reason(server: str) -> None:
+    """llama_cpp.server answers such a streamed request with an empty stream; we ask
+    again without streaming, where it says why, rather than 'the stream ended early'."""
+    with pytest.raises(ModelError, match="maximum context length is 512 tokens"):
+        ask_prompt(server, "x" * 2000)

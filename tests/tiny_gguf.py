@@ -1,6 +1,7 @@
 """Write a tiny random-weight llama GGUF (about 0.5 MB) for tests: no downloads.
 
-Reusable by any test: ``write_tiny_gguf(tmp_path / "tiny.gguf")``. Its output
+Reusable by any test: ``write_tiny_gguf(tmp_path / "tiny.gguf")``, and
+``llama_server(path)`` serves it with the real OpenAI-compatible llama_cpp.server. Its output
 is noise, so tests that need exact text pass a GBNF grammar admitting exactly
 one string (:func:`exact_grammar`); the model must then emit that string and
 stop.
@@ -8,12 +9,18 @@ stop.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import gguf
+import httpx
 import numpy as np
 import pytest
 
@@ -28,7 +35,7 @@ def write_tiny_gguf(path: Path, *, n_embd: int = 32, n_layers: int = 1, seed: in
     types = [2, 3, 3] + [6] * 256 + [1] * len(PIECES)  # unknown, control, byte, normal
     n_vocab, n_ff, n_head = len(tokens), n_embd * 2, 4
     writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(512)
+    writer.add_context_length(4096)  # room for a flow's system prompt (a token per character)
     writer.add_embedding_length(n_embd)
     writer.add_block_count(n_layers)
     writer.add_feed_forward_length(n_ff)
@@ -81,3 +88,30 @@ def need_llama(module: str = "llama_cpp") -> None:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message, allow_module_level=True)
+
+
+@contextlib.contextmanager
+def llama_server(model: Path, alias: str = "tiny", n_ctx: int = 512) -> Iterator[str]:
+    """Serve ``model`` with ``python -m llama_cpp.server`` on loopback; yields its /v1 URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+               "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
+               "--n_threads", "1", "--n_ctx", str(n_ctx)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(600):  # until it listens (or dies)
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode() if process.stderr else "")
+            try:
+                httpx.get(f"{url}/models", timeout=0.5)
+                break
+            except httpx.TransportError:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(0.1)  # not a sleep: returns at once if it dies
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
