@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections import Counter
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from importlib import resources
 from typing import Any
@@ -35,10 +36,13 @@ _COMMON_SHARE = 2e-6
 _WORD_LISTS = ("spell_words.txt", "spell_more_words.txt")
 #: a whitespace-separated chunk: leading punctuation, a core, trailing punctuation
 _CHUNK = re.compile(
-    r"""(?P<lead>[("'\[{*_]*)(?P<core>[^\s]*?)(?P<trail>[)"'\]},.;:!?*_]*)(?=\s|$)"""
+    r"""(?P<lead>[("'“‘\[{*_]*)(?P<core>[^\s]*?)(?P<trail>[)"'”’\]},.;:!?*_]*)(?=\s|$)"""
 )
+_QUOTES = ('"', "'", "“", "”", "‘", "’")
 _PROSE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*(?:-[A-Za-z]+(?:['’][A-Za-z]+)*)*")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+#: an unknown word found this many times in one text is a name or a term, not a typo
+_MEANT_AFTER = 3
 #: letter runs in code or names that mark the word as a name wherever else it appears
 _NAME_PART = re.compile(r"[A-Za-z]{3,}")
 #: a word broken across lines ("require-\nments"): its second half is not a word
@@ -111,6 +115,9 @@ class SpellModel(Model):
             if sum(not self._plain(part) for part in compound) >= 2
             for part in compound
         }
+        # a word spelt the same way three times is meant (polkit, kinit): typos vary
+        seen = Counter(word.lower() for _, word, _ in found)
+        names.update(word for word, count in seen.items() if count >= _MEANT_AFTER)
         for start, word, _ in found:
             if word.lower() in names:
                 continue
@@ -302,11 +309,12 @@ def _candidate_words(text: str) -> Iterator[tuple[int, str, list[str]]]:
     plain prose and may be checked.
 
     Skipped: chunks with digits, underscores, slashes, dots or @ inside (code,
-    URLs, paths, e-mail), backquoted code, ``_private`` names, hyphenated names of three or more
-    parts (``set-iam-policy``), ALL-CAPS, inner capitals, capitalized words
-    that do not start a sentence (names), the rest of a word hyphenated across
-    a line break, and any word the text itself also uses as a name or inside
-    code (``libgo`` next to ``libgo-testsuite:``, ``Falk`` next to ``to Falk``).
+    URLs, paths, e-mail), backquoted code, one word in quotes, ``_private`` names,
+    hyphenated names of three or more parts (``set-iam-policy``), ALL-CAPS,
+    inner capitals, capitalized words that do not start a sentence (names), the
+    rest of a word hyphenated across a line break, and any word the text itself
+    also uses as a name or inside code (``libgo`` next to ``libgo-testsuite:``,
+    ``Falk`` next to ``to Falk``).
     """
     names: set[str] = set()
     found: list[tuple[int, str, list[str]]] = []
@@ -314,8 +322,11 @@ def _candidate_words(text: str) -> Iterator[tuple[int, str, list[str]]]:
         core = chunk.group("core")
         if not core:
             continue
-        lone_underscore = ("_" in chunk.group("lead")) != ("_" in chunk.group("trail"))
-        if not _PROSE.fullmatch(core) or core.count("-") >= 2 or lone_underscore:
+        lead, trail = chunk.group("lead"), chunk.group("trail")
+        lone_underscore = ("_" in lead) != ("_" in trail)
+        # one word in quotes is named, not used ("ccache", 'kinit'): leave it
+        quoted = lead.endswith(_QUOTES) and trail.startswith(_QUOTES) and _WORD.fullmatch(core)
+        if not _PROSE.fullmatch(core) or core.count("-") >= 2 or lone_underscore or quoted:
             names.update(w.lower() for w in _NAME_PART.findall(core))
             continue
         base = chunk.start("core")

@@ -99,3 +99,16 @@ def test_a_capitalized_typo_at_a_sentence_start_still_becomes_a_common_word(
 ) -> None:
     text = "Teh tool works. Recieve it here. Falk wrote it."
     assert speller.correct(text) == "The tool works. Receive it here. Falk wrote it."
+
+
+def test_a_word_spelt_the_same_way_three_times_is_meant(speller: SpellModel) -> None:
+    text = (
+        "polkit is a toolkit for authorizations. Find polkit docs online;\n"
+        "configure polkit with meson. We recieve mail and recieve calls.\n"
+    )
+    assert speller.correct(text) == text.replace("recieve", "receive")
+
+
+def test_one_word_in_quotes_is_a_name(speller: SpellModel) -> None:
+    text = 'It aims to be a "ccache" for patches, like \u201cccache\u201d. We recieve "teh news".\n'
+    assert speller.correct(text) == text.replace("recieve", "receive").replace("teh", "the")
