@@ -42,3 +42,11 @@ def toml_value(value: Any) -> str:
         items = ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items())
         return "{ " + items + " }"
     raise TypeError(f"no TOML for {value!r}")
+
+
+def apply_edits(text: str, edits: list[dict[str, Any]]) -> str:
+    """Apply protocol edits (``{start, end, text}`` in code points) as a client does:
+    from the last to the first, so every offset stays valid."""
+    for edit in sorted(edits, key=lambda e: e["start"], reverse=True):
+        text = text[: edit["start"]] + edit["text"] + text[edit["end"] :]
+    return text

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from testkit import apply_edits
 from tiny_gguf import exact_grammar, llama_server, need_llama, write_tiny_gguf
 
 pytestmark = [pytest.mark.llama, pytest.mark.slow]
@@ -44,8 +45,6 @@ def test_a_real_server_s_correction_merges_around_the_user_s_edit(
     current = "She go to the market yesterday and buyed three apple."
     result = client.call("flow/merge", {"id": flow_id, "current": current})
     assert result["status"] == "clean"
-    merged = current
-    for edit in sorted(result["edits"], key=lambda e: e["start"], reverse=True):
-        merged = merged[: edit["start"]] + edit["text"] + merged[edit["end"] :]
+    merged = apply_edits(current, result["edits"])
     assert merged == "She went to the market yesterday and bought three apples."
     assert [e["text"] for e in result["edits"]] == ["went", "bought", "apples"]

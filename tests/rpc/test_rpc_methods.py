@@ -6,14 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from testkit import apply_edits
+
 Serve = Callable[..., Any]
-
-
-def apply(text: str, edits: list[dict[str, Any]]) -> str:
-    """Apply edits as a client does: from the last to the first."""
-    for edit in sorted(edits, key=lambda e: e["start"], reverse=True):
-        text = text[: edit["start"]] + edit["text"] + text[edit["end"] :]
-    return text
 
 
 def test_initialize_describes_flows_and_models(serve: Serve) -> None:
@@ -45,7 +40,10 @@ def test_a_flow_is_merged_into_text_the_user_kept_editing(serve: Serve) -> None:
     current = "Yesterday I saw teh cta in the garden. It was big."
     result = client.call("flow/merge", {"id": flow_id, "current": current})
     assert result["status"] == "clean"
-    assert apply(current, result["edits"]) == "Yesterday I saw the cat in the garden. It was big."
+    assert (
+        apply_edits(current, result["edits"])
+        == "Yesterday I saw the cat in the garden. It was big."
+    )
     assert result["conflicts"] == []
     rows = client.call("flow/list", {})["flows"]
     assert [(r["id"], r["state"], r["uri"]) for r in rows] == [(flow_id, "merged", "file:///a")]
@@ -67,7 +65,7 @@ def test_a_large_merge_runs_beside_other_requests_and_answers_its_own_id(serve: 
     list_id = client.send_request("flow/list", {})
     merged = client.response(merge_id, skip_answers=True)["result"]
     assert merged["status"] == "clean"
-    assert apply(current, merged["edits"]) == current.replace("teh", "the")
+    assert apply_edits(current, merged["edits"]) == current.replace("teh", "the")
     assert len(merged["edits"]) == 1000  # one word per fix, not a region replace
     rows = [a for a in client.answers if a["id"] == list_id] or [client.response(list_id)]
     assert [r["id"] for r in rows[0]["result"]["flows"]] == [flow_id]
@@ -80,7 +78,7 @@ def test_offsets_are_code_points(serve: Serve) -> None:
     client.wait_for("flow/ready", flow_id)
     result = client.call("flow/merge", {"id": flow_id, "current": text})
     assert result["edits"] == [{"start": 8, "end": 11, "text": "the"}]
-    assert apply(text, result["edits"]) == "😀 café: the end"
+    assert apply_edits(text, result["edits"]) == "😀 café: the end"
 
 
 def test_two_flows_finish_out_of_order(serve: Serve) -> None:
