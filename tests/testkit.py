@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -17,14 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTED_PLUGIN = ROOT / "tests" / "plugins" / "scripted.py"
 
 
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not installed: fail in CI (CI=true), which installs
+    everything, and skip elsewhere (also at module level)."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message, allow_module_level=True)
+
+
 def need_executable(name: str) -> str:
-    """The path of ``name``; missing fails the test in CI (CI=true) and skips it elsewhere."""
+    """The path of ``name``, or :func:`missing`."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (CI installs it; run `make test`)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{name} is not installed (CI installs it; run `make test`)")
     return path
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import gguf
 import httpx
 import numpy as np
-import pytest
+from testkit import missing
 
 SPECIALS = ["<unk>", "<s>", "</s>"]
 PIECES = ["▁", *"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,!?"]
@@ -84,10 +83,7 @@ def need_llama(module: str = "llama_cpp") -> None:
     except ModuleNotFoundError:
         found = False
     if not found:
-        message = f"{module} is not installed (pip install 'llm-flows[local]' or the dev extra)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message, allow_module_level=True)
+        missing(f"{module} is not installed (pip install 'llm-flows[local]' or the dev extra)")
 
 
 @contextlib.contextmanager
