@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -43,7 +44,18 @@ class Client:
         self.answers: list[dict[str, Any]] = []
         self._pending: list[dict[str, Any]] = []
         self._next_id = 0
-        threading.Thread(target=self._read_loop, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        self._reader.start()
+
+    def join(self) -> None:
+        """Wait for the reader to see the end of the stream.
+
+        Call this before closing the descriptor it reads: a reader still
+        running when the descriptor is closed can read from the next pipe
+        or socket given the same number, stealing another test's bytes.
+        """
+        self._reader.join(WAIT)
+        assert not self._reader.is_alive(), "the client's reader did not see the end of the stream"
 
     def _read_exact(self, count: int) -> bytes:
         data = b""
@@ -207,6 +219,7 @@ class Daemon:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=WAIT)
+        self.client.join()  # the daemon is gone: its stdout ends once drained
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 stream.close()
@@ -239,14 +252,17 @@ def serve(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[Callabl
 @pytest.fixture
 def connect_unix() -> Iterator[Callable[[Path], tuple[Client, socket.socket]]]:
     """Open client connections to a Unix socket; closed at the end of the test."""
-    opened: list[socket.socket] = []
+    opened: list[tuple[Client, socket.socket]] = []
 
     def connect(path: Path) -> tuple[Client, socket.socket]:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(str(path))
-        opened.append(sock)
-        return Client(sock.recv, sock.sendall), sock
+        opened.append((Client(sock.recv, sock.sendall), sock))
+        return opened[-1]
 
     yield connect
-    for sock in opened:
+    for client, sock in opened:
+        with contextlib.suppress(OSError):  # already closed by the test
+            sock.shutdown(socket.SHUT_RDWR)
+        client.join()
         sock.close()
