@@ -6,8 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from testkit import SCRIPTED_PLUGIN, toml_value
+
+# Property tests check laws, not speed: on a loaded 2-core CI machine the
+# default 200 ms deadline and the slow-generation health check fail at random.
+hypothesis.settings.register_profile(
+    "llm-flows", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("llm-flows")
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_tokens_concatenate_to_the_text(s: str) -> None:
 
 
 @pytest.mark.parametrize("ops", ENGINES)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(triples())
 def test_laws(ops: Callable[[str, str], Ops], texts: tuple[str, str, str]) -> None:
     base, ours, theirs = texts
@@ -109,7 +109,7 @@ def test_laws(ops: Callable[[str, str], Ops], texts: tuple[str, str, str]) -> No
         assert sorted(re.findall(r"M\d+", r.text)) == sorted(re.findall(r"M\d+", theirs))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(triples())
 def test_far_apart_changes_all_apply(texts: tuple[str, str, str]) -> None:
     """The user edits the first copy, the model the second: nothing collides."""
