@@ -32,18 +32,22 @@ lint-elisp:
 bench: $(BIN)/.installed-dev
 	$(BIN)/python bench/run_all.py
 
-# Editors and tools from Debian (skipped when already there).
+# Editors and tools from Debian (skipped when already there; a busy or flaky
+# mirror gets three tries, a held dpkg lock five minutes).
 system-deps:
 	@missing=""; \
 	command -v emacs >/dev/null || missing="$$missing emacs-nox"; \
 	command -v nvim  >/dev/null || missing="$$missing neovim"; \
 	command -v git   >/dev/null || missing="$$missing git"; \
-	[ -d /usr/share/emacs/site-lisp/elpa-src/package-lint-0.16 ] || \
-	  ls -d /usr/share/emacs/site-lisp/elpa-src/package-lint-* >/dev/null 2>&1 || missing="$$missing elpa-package-lint"; \
+	ls -d /usr/share/emacs/site-lisp/elpa-src/package-lint-* >/dev/null 2>&1 || missing="$$missing elpa-package-lint"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  echo "installing:$$missing"; \
-	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=300"; \
+	  for try in 1 2 3; do \
+	    $$apt update && $$apt install -y $$missing && exit 0; \
+	    echo "apt-get failed (try $$try of 3)"; sleep 10; \
+	  done; exit 1; \
 	fi
 
 $(BIN)/python:
