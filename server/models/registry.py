@@ -8,6 +8,7 @@ as they like with different configurations and plugins.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class Registry:
         from . import builtin
 
         self._manager.register(builtin, name="llm_flows.builtin")
-        self._manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        _load_entry_points(self._manager)
         for ref in self.config.plugins:
             self._manager.register(_load_plugin(ref, self.config), name=ref)
         for plugin in plugins:
@@ -126,6 +127,29 @@ class Registry:
         """Close every model that was built."""
         for model in self._models.values():
             await model.aclose()
+
+
+def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    """Register the installed packages' ``llm_flows`` entry points.
+
+    pluggy's own loader lets a broken package's ImportError escape with a
+    traceback that does not say which package it came from; every command
+    would fail that way, so the error names the package and the entry point.
+    """
+    for dist in importlib.metadata.distributions():
+        for entry in dist.entry_points:
+            if entry.group != ENTRY_POINT_GROUP or manager.has_plugin(entry.name):
+                continue
+            try:
+                plugin = entry.load()
+            except Exception as exc:  # any error a plugin's import raises
+                package = f"{dist.metadata['Name']} {dist.version}"
+                raise ConfigError(
+                    f"plugin package {package}: entry point {entry.name} = {entry.value!r}"
+                    f" (group {ENTRY_POINT_GROUP}) cannot be loaded:"
+                    f" {type(exc).__name__}: {exc} (fix or uninstall the package)"
+                ) from exc
+            manager.register(plugin, name=entry.name)
 
 
 def _load_plugin(ref: str, config: Config) -> ModuleType:
