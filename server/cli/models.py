@@ -48,7 +48,11 @@ def list_models(as_json: bool) -> None:
         infos = registry.models()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    default = registry.resolve(None) if registry.config.default_model else None
+    try:
+        default: str | None = registry.resolve(None)
+        bad_default = None
+    except UnknownModelError as exc:  # list them anyway: the user is choosing one
+        default, bad_default = None, exc
     for info in infos:
         if as_json:
             row = {
@@ -63,6 +67,8 @@ def list_models(as_json: bool) -> None:
         mark = "*" if info.model_id == default else " "
         aliases = f" (aliases: {', '.join(info.aliases)})" if info.aliases else ""
         click.echo(f"{mark} {info.model_id}  [{info.backend}]{aliases}  {info.description}")
+    if bad_default is not None:
+        raise click.ClickException(str(bad_default))
 
 
 @models.command("options")

@@ -15,6 +15,7 @@ from .base import Model
 from .hookspecs import BackendFactory, RegisterModel, hookimpl
 
 _NUMBER = (int, float)
+_NAMES = {str: "a string", int: "an int", bool: "true or false", list: "a list", dict: "a table"}
 
 
 @hookimpl
@@ -35,8 +36,11 @@ def settings(
     declared: ModelConfig,
     schema: dict[str, tuple[type, ...]],
     required: tuple[str, ...] = (),
+    zero_ok: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """``declared.settings`` checked against ``schema`` (key -> accepted types)."""
+    """``declared.settings`` checked against ``schema`` (key -> accepted types);
+    the numbers named in ``zero_ok`` must not be negative, nor 0 where it maps to
+    False, so ``timeout = 0`` is a config error rather than calls that all fail."""
     for key in required:
         if key not in declared.settings:
             raise declared.error(key, f"missing: the {declared.backend} backend needs it")
@@ -48,8 +52,12 @@ def settings(
             )
         types = schema[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            names = "number" if float in types else " or ".join(t.__name__ for t in types)
-            raise declared.error(key, f"must be a {names}, not {value!r}")
+            names = "a number" if float in types else " or ".join(_NAMES[t] for t in types)
+            raise declared.error(key, f"must be {names}, not {value!r}")
+        allow_zero = (zero_ok or {}).get(key)
+        if allow_zero is not None and (value < 0 or (value == 0 and not allow_zero)):
+            floor = "0 or more" if allow_zero else "more than 0"
+            raise declared.error(key, f"must be {floor}, not {value!r}")
     return dict(declared.settings)
 
 
@@ -75,7 +83,13 @@ def _openai(declared: ModelConfig) -> Model:
         "max_concurrency": (int,),
         "context_tokens": (int,),
     }
-    values = settings(declared, schema, required=("base_url",))
+    zero_ok = {"timeout": False, "retries": True, "retry_backoff": True}
+    zero_ok |= {"max_concurrency": False, "context_tokens": False}
+    values = settings(declared, schema, ("base_url",), zero_ok)
+    if not values["base_url"].startswith(("http://", "https://")):
+        raise declared.error(
+            "base_url", f"must start with http:// or https://, not {values['base_url']!r}"
+        )
     return OpenAIModel(declared.name, default_options=declared.options, **values)
 
 
@@ -90,5 +104,5 @@ def _gguf(declared: ModelConfig) -> Model:
         "chat_format": (str,),
         "seed": (int,),
     }
-    values = settings(declared, schema, required=("path",))
+    values = settings(declared, schema, ("path",), {"n_ctx": False, "n_threads": False})
     return GGUFModel(declared.name, default_options=declared.options, **values)

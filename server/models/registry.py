@@ -18,7 +18,7 @@ from types import ModuleType
 import pluggy
 from pydantic import ValidationError
 
-from ..config import Config, ConfigError, ModelConfig
+from ..config import Config, ConfigError, ModelConfig, located_error
 from . import hookspecs
 from .base import Model, Options
 from .hookspecs import BackendFactory
@@ -74,8 +74,19 @@ class Registry:
             self._declared[name] = declared
             self._infos[name] = ModelInfo(name, declared.backend, declared.aliases, "")
             self._models.pop(name, None)
+        for name, declared in self.config.models.items():
             for alias in declared.aliases:
+                self._check_alias(alias, name, declared)
                 self._aliases[alias] = name
+
+    def _check_alias(self, alias: str, name: str, declared: ModelConfig) -> None:
+        """An alias that hid a model id or another alias would silently send
+        calls to the wrong model (``aliases = ["spell"]`` taking the default)."""
+        if alias in self._infos and alias != name:
+            raise declared.error("aliases", f"{alias!r} is already the id of a model")
+        owner = self._aliases.get(alias)
+        if owner is not None and owner != name:
+            raise declared.error("aliases", f"{alias!r} is already an alias of {owner!r}")
 
     def _add_backend(self, name: str, factory: BackendFactory) -> None:
         self._backends[name] = factory
@@ -95,7 +106,10 @@ class Registry:
         model_id = self._aliases.get(wanted, wanted)
         if model_id not in self._infos:
             known = ", ".join(sorted(self._infos))
-            raise UnknownModelError(f"unknown model {wanted!r} (available: {known})")
+            problem = f"unknown model {wanted!r} (available: {known})"
+            if name is None and self.config.path is not None:  # the config file's fault
+                problem = str(located_error(self.config.path, "default_model", problem))
+            raise UnknownModelError(problem)
         return model_id
 
     def get_model(self, name: str | None = None) -> Model:
@@ -167,4 +181,4 @@ def _load_plugin(ref: str, config: Config) -> ModuleType:
             return module
         return importlib.import_module(ref)
     except (ImportError, OSError, SyntaxError) as exc:
-        raise ConfigError(f"{config.path}: plugins: cannot load {ref!r}: {exc}") from exc
+        raise located_error(config.path, "plugins", f"cannot load {ref!r}: {exc}") from exc

@@ -114,3 +114,15 @@ def test_log_response_api_records_one_row(tmp_path: Path) -> None:
             "SELECT model, flow, input, response, finish_reason FROM responses"
         ).fetchone()
     assert row == ("spell", "correct", "teh", "the", "stop")
+
+
+def test_models_list_still_lists_when_the_default_is_unknown(
+    write_config: Callable[..., Path],
+) -> None:
+    path = write_config(default_model="qwen")
+    result = cli("models", "list")
+    assert result.returncode == 1
+    assert "  spell  [spell]  offline English spelling corrector" in result.stdout
+    assert result.stderr == (
+        f"Error: {path}:2: default_model: unknown model 'qwen' (available: spell)\n"
+    )

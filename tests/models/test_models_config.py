@@ -53,6 +53,35 @@ def error_of(path: Path) -> str:
             ":4: models.local.options: unknown option 'temprature' (known: max_tokens,",
         ),
         ('log = "yes"\n', ":1: log: must be true or false"),
+        (
+            '[models.local]\nbackend = "openai"\nbase_url = "localhost:8080/v1"\n',
+            ":3: models.local.base_url: must start with http:// or https://, not 'localhost:",
+        ),
+        (
+            '[models.local]\nbackend = "openai"\nbase_url = "http://x"\ntimeout = 0\n',
+            ":4: models.local.timeout: must be more than 0, not 0",
+        ),
+        (
+            '[models.local]\nbackend = "openai"\nbase_url = "http://x"\nretries = -1\n',
+            ":4: models.local.retries: must be 0 or more, not -1",
+        ),
+        (
+            '[models.t]\nbackend = "gguf"\npath = "t.gguf"\nn_ctx = "big"\n',
+            ":4: models.t.n_ctx: must be an int, not 'big'",
+        ),
+        (
+            '[models.a]\nbackend = "openai"\nbase_url = "http://x"\naliases = ["spell"]\n',
+            ":4: models.a.aliases: 'spell' is already the id of a model",
+        ),
+        (
+            '[models.a]\nbackend = "openai"\nbase_url = "http://x"\naliases = ["q"]\n'
+            '[models.b]\nbackend = "openai"\nbase_url = "http://y"\naliases = ["q"]\n',
+            ":8: models.b.aliases: 'q' is already an alias of 'a'",
+        ),
+        (
+            'plugins = ["no_such_plugin_module"]\n',
+            ":1: plugins: cannot load 'no_such_plugin_module'",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -60,6 +89,16 @@ def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str)
     message = error_of(path)
     assert message.startswith(str(path)), message
     assert expected in message, message
+
+
+def test_an_unknown_default_model_names_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '\ndefault_model = "qwen"\n')
+    registry = Registry(load_config(path))
+    with pytest.raises(UnknownModelError) as caught:
+        registry.get_model(None)
+    assert str(caught.value) == (
+        f"{path}:2: default_model: unknown model 'qwen' (available: spell)"
+    )
 
 
 def test_missing_explicit_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
