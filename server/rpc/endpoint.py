@@ -94,13 +94,18 @@ def decode_message(body: bytes) -> dict[str, Any] | Rejected:
         text = body.decode("utf-8", "surrogateescape")
     try:
         message = json.loads(text)
-    except ValueError as exc:
-        return Rejected(None, RpcError(PARSE_ERROR, f"invalid JSON: {exc}"))
+    except json.JSONDecodeError as exc:
+        problem = f"invalid JSON: {exc}"
+        if exc.pos >= len(text.rstrip()):  # the value was cut off, not misspelt
+            problem += (
+                f" (the message ends there, after {len(body)} bytes: Content-Length too small?)"
+            )
+        return Rejected(None, RpcError(PARSE_ERROR, problem))
     if isinstance(message, list):
         return Rejected(None, RpcError(INVALID_REQUEST, "batches (JSON arrays) are not supported"))
     if not isinstance(message, dict):
-        kind = type(message).__name__
-        return Rejected(None, RpcError(INVALID_REQUEST, f"a message must be an object, not {kind}"))
+        problem = f"a message must be an object, not {json_kind(message)}"
+        return Rejected(None, RpcError(INVALID_REQUEST, problem))
     msg_id = message.get("id")
     if not (msg_id is None or isinstance(msg_id, str) or _is_int(msg_id)):
         return Rejected(None, RpcError(INVALID_REQUEST, "id must be a string or an integer"))
@@ -125,6 +130,19 @@ def decode_message(body: bytes) -> dict[str, Any] | Rejected:
         return Rejected(msg_id, error, notification)
     message["params"] = params
     return message
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words ("a number", not "int"), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def _is_int(value: Any) -> bool:

@@ -17,7 +17,15 @@ from typing import Any, TypeVar
 
 from ..commands import CommandError, CommandTable, Event
 from .codes import GONE, INVALID_PARAMS, NOT_READY, QUEUE_FULL, SHUTTING_DOWN, UNKNOWN_ID
-from .endpoint import Handler, InternalError, Params, RpcError, invalid_params, notification
+from .endpoint import (
+    Handler,
+    InternalError,
+    Params,
+    RpcError,
+    invalid_params,
+    json_kind,
+    notification,
+)
 
 log = logging.getLogger("llm_flows.rpc")
 T = TypeVar("T")
@@ -238,14 +246,6 @@ def event_notification(event: Event) -> dict[str, Any] | None:
 
 
 _TYPE_NAMES = {str: "a string", dict: "an object", float: "a number"}
-_JSON_NAMES = {
-    bool: "a boolean",
-    int: "a number",
-    float: "a number",
-    str: "a string",
-    list: "an array",
-    dict: "an object",
-}
 
 
 def check(params: Params, spec: dict[str, tuple[type, bool]], *, strict: bool = True) -> None:
@@ -265,5 +265,6 @@ def check(params: Params, spec: dict[str, tuple[type, bool]], *, strict: bool = 
         else:
             ok = isinstance(value, kind)
         if not ok:
-            got = _JSON_NAMES.get(type(value), type(value).__name__)
-            raise invalid_params(f"params.{name}", f"must be {_TYPE_NAMES[kind]}, not {got}")
+            raise invalid_params(
+                f"params.{name}", f"must be {_TYPE_NAMES[kind]}, not {json_kind(value)}"
+            )

@@ -132,7 +132,9 @@ def test_each_kind_of_bad_message_has_its_own_error(serve: Serve) -> None:
     cases = [
         (b"{not json", -32700, "invalid JSON"),
         (b"[1, 2]", -32600, "batches"),
-        (b'"hello"', -32600, "must be an object"),
+        (b'"hello"', -32600, "a message must be an object, not a string"),
+        (b"null", -32600, "a message must be an object, not null"),
+        (b"42", -32600, "a message must be an object, not a number"),
         (b'{"id": 1, "method": "flow/list"}', -32600, '"jsonrpc": "2.0"'),
         (b'{"jsonrpc": "2.0", "id": 1}', -32600, "needs a method"),
         (b'{"jsonrpc": "2.0", "id": 1, "method": 5}', -32600, "method must be a string"),
@@ -144,3 +146,34 @@ def test_each_kind_of_bad_message_has_its_own_error(serve: Serve) -> None:
         assert answer["error"]["code"] == code, body
         assert words in answer["error"]["message"], body
     assert client.initialize()["protocolVersion"] == 1
+
+
+def test_malformed_headers_and_wrong_lengths_are_named_then_the_next_request_served(
+    serve: Serve,
+) -> None:
+    client = serve().client
+    body = request(1, "flow/list", {})
+    cases = [
+        (b"Content-Lenght: 2\r\n\r\n{}", "header block without a Content-Length"),
+        (b"Content-Length: ten\r\n\r\n", "Content-Length is not a number of bytes: 'ten'"),
+        (b"hello\r\n", "expected a 'Content-Length: N' header, got 'hello'"),
+        (  # declared too long: the next header shows where this body really ended
+            b"Content-Length: %d\r\n\r\n%s" % (len(body) + 50, body),
+            f"message shorter than its Content-Length of {len(body) + 50} bytes: "
+            f"a new header began after {len(body)} bytes",
+        ),
+        (  # declared too short: the body is cut off, the rest is garbage
+            b"Content-Length: 10\r\n\r\n" + body,
+            "(the message ends there, after 10 bytes: Content-Length too small?)",
+        ),
+    ]
+    for data, words in cases:
+        client.send_raw(data)
+        msg_id = client.send_request("flow/list", {})
+        answer = client.response(msg_id, skip_answers=True)
+        assert answer["result"] == {"flows": []}, data
+        assert client.answers, data
+        first = client.answers[0]
+        assert first["id"] is None and first["error"]["code"] == -32700, data
+        assert words in first["error"]["message"], (data, first)
+        client.answers.clear()
