@@ -55,7 +55,11 @@ def settings(
             names = "a number" if float in types else " or ".join(_NAMES[t] for t in types)
             raise declared.error(key, f"must be {names}, not {value!r}")
         allow_zero = (zero_ok or {}).get(key)
-        if allow_zero is not None and (value < 0 or (value == 0 and not allow_zero)):
+        if (
+            allow_zero is not None
+            and isinstance(value, _NUMBER)
+            and (value < 0 or (value == 0 and not allow_zero))
+        ):
             floor = "0 or more" if allow_zero else "more than 0"
             raise declared.error(key, f"must be {floor}, not {value!r}")
     return dict(declared.settings)
