@@ -125,6 +125,9 @@ background), so only a stuck daemon ever reaches this.")
   id kind buffer beg end overlay (state "starting") created connection
   origin changes result)
 
+(defconst llm-flows--daemon-cancelled "cancelled by the daemon"
+  "How a flow the daemon cancelled (as it stopped) ended.")
+
 (defvar llm-flows--connection nil
   "The connection to the running daemon, or nil.")
 
@@ -250,28 +253,53 @@ An error or a timeout finishes FLOW with a message saying why."
              (let* ((error (plist-get params :error))
                     (code (plist-get error :code)))
                (llm-flows--finish flow (if (equal code "cancelled")
-                                           "cancelled by the daemon: %2$s"
+                                           (concat llm-flows--daemon-cancelled ": %2$s")
                                          "failed (%s): %s")
                                   code (plist-get error :message)))))))
     (error (message "[llm-flows] cannot handle %s: %s"
                     method (error-message-string err)))))
 
 (defun llm-flows--on-shutdown (conn)
-  "Report the flows lost when the daemon behind CONN exits."
+  "Say that the daemon behind CONN stopped, and what became of its flows.
+jsonrpc calls this after its own \"[jsonrpc] Server exited\" line, so
+this message is the one left in the echo area: it names the flows
+lost (pending, now unmarked) and those the daemon cancelled as it
+stopped (already reported one by one)."
   (when (eq conn llm-flows--connection)
     (setq llm-flows--connection nil))
   (let ((lost (cl-remove-if-not
                (lambda (flow) (eq (llm-flows--flow-connection flow) conn))
-               llm-flows--flows)))
-    (when lost
-      (dolist (flow lost)
-        (llm-flows--remove flow)
-        (llm-flows--remember flow "lost: the daemon stopped"))
-      (message "[llm-flows] the daemon stopped; %d pending flow%s lost (%s)%s"
-               (length lost) (if (cdr lost) "s" "")
-               (mapconcat #'llm-flows--describe lost ", ")
-               (let ((last (llm-flows--last-line (jsonrpc-stderr-buffer conn))))
-                 (if last (format ". It said: %s" last) ""))))))
+               llm-flows--flows))
+        (cancelled (cl-loop for (flow . outcome) in llm-flows--ended
+                            when (and (eq (llm-flows--flow-connection flow) conn)
+                                      (string-prefix-p llm-flows--daemon-cancelled outcome))
+                            collect flow)))
+    (dolist (flow lost)
+      (llm-flows--remove flow)
+      (llm-flows--remember flow "lost: the daemon stopped"))
+    (message "[llm-flows] the daemon stopped (%s)%s%s; the next command starts a new daemon"
+             (llm-flows--exit-description conn)
+             (if cancelled
+                 (format " and cancelled %s (%s)"
+                         (llm-flows--count (length cancelled) "flow" "flows")
+                         (mapconcat #'llm-flows--describe cancelled ", "))
+               "")
+             (if lost
+                 (format "; %s lost (%s)"
+                         (llm-flows--count (length lost) "pending flow" "pending flows")
+                         (mapconcat #'llm-flows--describe lost ", "))
+               ""))))
+
+(defun llm-flows--exit-description (conn)
+  "How the daemon behind CONN ended, such as \"killed by signal 9\".
+A daemon that failed on its own has its last line of output added:
+the reason, where a signal or a clean exit leaves only log lines."
+  (let* ((process (jsonrpc--process conn))
+         (status (process-exit-status process)))
+    (cond ((eq (process-status process) 'signal) (format "killed by signal %d" status))
+          ((zerop status) "exit status 0")
+          (t (let ((last (llm-flows--last-line (jsonrpc-stderr-buffer conn))))
+               (format "exit status %d%s" status (if last (concat ": " last) "")))))))
 
 (defun llm-flows--last-line (buffer)
   "The last non-blank line of BUFFER, or nil."

@@ -414,17 +414,32 @@ BODY sees the buffer as `buffer'; point is at its start."
     (llm-flows-test-settle buffer)
     (should (equal (buffer-string) "Keep this. More text the."))))
 
+(defun llm-flows-test-last-message (process)
+  "The last line of *Messages* once PROCESS, the daemon, has been fully handled.
+jsonrpc's sentinel writes its own \"[jsonrpc] Server exited\" line;
+the user must see llm-flows' account of the flows last."
+  (llm-flows-test-wait "the daemon's death to be handled"
+                       (lambda () (and (not (process-live-p process))
+                                       (null llm-flows--connection))))
+  (with-current-buffer (messages-buffer)
+    (goto-char (point-max))
+    (skip-chars-backward "\n")
+    (buffer-substring-no-properties (line-beginning-position) (point))))
+
 (ert-deftest llm-flows-test-daemon-killed-while-pending ()
   "A dead daemon's flows are reported lost; the next command starts a new one."
   (llm-flows-test-with-buffer "HANG teh daemon."
     (llm-correct-region (point-min) (point-max))
     (llm-flows-test-wait-id)
     (let ((process (jsonrpc--process llm-flows--connection)))
-      (let ((echo (llm-flows-test-echo
-                    (signal-process process 'SIGKILL)
-                    (llm-flows-test-settle buffer))))
-        (should (string-match-p "daemon stopped; 1 pending flow lost (correct in notes.txt)"
-                                echo)))
+      (signal-process process 'SIGKILL)
+      (llm-flows-test-settle buffer)
+      ;; The last word is ours, not jsonrpc's, and it says how the daemon
+      ;; ended rather than quoting an unrelated log line.
+      (should (equal (llm-flows-test-last-message process)
+                     (concat "[llm-flows] the daemon stopped (killed by signal 9); "
+                             "1 pending flow lost (correct in notes.txt); "
+                             "the next command starts a new daemon")))
       (should-not (llm-flows-test-pending-overlays))
       (should (equal (llm-flows-test-lighter) ""))
       (erase-buffer)
@@ -439,10 +454,15 @@ BODY sees the buffer as `buffer'; point is at its start."
   (llm-flows-test-with-buffer "HANG teh daemon."
     (llm-correct-region (point-min) (point-max))
     (llm-flows-test-wait-id)
-    (let ((echo (llm-flows-test-echo
-                  (signal-process (jsonrpc--process llm-flows--connection) 'SIGTERM)
-                  (llm-flows-test-settle buffer))))
-      (should (string-match-p "correct in notes.txt: cancelled by the daemon: " echo)))
+    (let* ((process (jsonrpc--process llm-flows--connection))
+           (echo (llm-flows-test-echo
+                   (signal-process process 'SIGTERM)
+                   (llm-flows-test-settle buffer))))
+      (should (string-match-p "correct in notes.txt: cancelled by the daemon: " echo))
+      (should (equal (llm-flows-test-last-message process)
+                     (concat "[llm-flows] the daemon stopped (exit status 0) "
+                             "and cancelled 1 flow (correct in notes.txt); "
+                             "the next command starts a new daemon"))))
     (should (equal (buffer-string) "HANG teh daemon."))))
 
 ;;;; Text
