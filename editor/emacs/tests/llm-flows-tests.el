@@ -465,6 +465,26 @@ the user must see llm-flows' account of the flows last."
                              "the next command starts a new daemon"))))
     (should (equal (buffer-string) "HANG teh daemon."))))
 
+(ert-deftest llm-flows-test-daemon-fails-to-start ()
+  "A daemon that exits on a bad config: its error reaches the echo area."
+  (let* ((config (make-temp-file "llm-flows-bad" nil ".toml" "default_model = [\n"))
+         (process-environment (cons (concat "LLM_FLOWS_CONFIG=" config)
+                                    process-environment)))
+    (unwind-protect
+        (llm-flows-test-with-buffer "Keep teh text."
+          (llm-correct-region (point-min) (point-max))
+          (let ((process (jsonrpc--process llm-flows--connection)))
+            (llm-flows-test-settle buffer)
+            (should (string-match-p
+                     (concat "\\`\\[llm-flows\\] the daemon stopped (exit status 1: Error: "
+                             (regexp-quote config) ":1: invalid TOML: .*); "
+                             "1 pending flow lost (correct in notes.txt); "
+                             "the next command starts a new daemon\\'")
+                     (llm-flows-test-last-message process))))
+          (should (equal (buffer-string) "Keep teh text."))
+          (should-not (llm-flows-test-pending-overlays)))
+      (delete-file config))))
+
 ;;;; Text
 
 (ert-deftest llm-flows-test-non-ascii ()
