@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llm_flows.merge import MergeResult, apply_edits, merge, tokenize
+from llm_flows.merge import Edit, MergeResult, apply_edits, merge, tokenize
 from llm_flows.merge.diff import Ops, native_ops, pure_ops
 
 WORDS = [
@@ -119,3 +119,27 @@ def test_far_apart_changes_all_apply(texts: tuple[str, str, str]) -> None:
     assert r.status == "clean" or r.divergence > 0.5
     if r.status == "clean":
         assert r.text == ours + sep + theirs
+
+
+@pytest.mark.parametrize("ops", ENGINES)
+@settings(max_examples=200)
+@given(st.data())
+def test_a_one_word_fix_is_a_one_word_edit(
+    ops: Callable[[str, str], Ops], data: st.DataObject
+) -> None:
+    """The model fixes one word while the user edits another paragraph: one edit, that word."""
+    spaced = st.sampled_from([s for s in SEPARATORS if s])  # "" would glue two words into one
+    words = data.draw(st.lists(st.tuples(st.sampled_from(WORDS), spaced), min_size=1, max_size=40))
+    i = data.draw(st.integers(0, len(words) - 1))
+    user = data.draw(edited(words, "U"))
+    sep = "\n\nA separator paragraph.\n\n"
+    base = text(words) + sep + text(words)
+    ours = text(user) + sep + text(words)
+    theirs = text(words) + sep + text([*words[:i], ("fixed", words[i][1]), *words[i + 1 :]])
+    r = merge(base, ours, theirs, ops=ops)
+    if r.status == "dropped":  # the user rewrote most of a short text
+        assert r.divergence > 0.5
+        return
+    start = len(text(user) + sep + text(words[:i]))
+    assert r.edits == [Edit(start, start + len(words[i][0]), "fixed")]
+    assert r.text == ours[:start] + "fixed" + ours[start + len(words[i][0]) :]
