@@ -133,6 +133,48 @@ BODY sees the buffer as `buffer'; point is at its start."
   ;; `format-mode-line' gives "" in batch mode: evaluate the lighter's form.
   (eval (cadr (cadr (assq 'llm-flows-mode minor-mode-alist))) t))
 
+;;;; The public interface
+
+(defconst llm-flows-test-commands
+  '(llm-correct-region llm-flows-rewrite-region llm-flows-cancel llm-flows-cancel-all
+    llm-flows-list llm-flows-accept llm-flows-reject llm-flows-accept-all
+    llm-flows-reject-all llm-flows-next llm-flows-previous)
+  "The commands the issue names, which external checks rely on.")
+
+(ert-deftest llm-flows-test-options-in-their-group ()
+  "The options have their documented defaults, in the `llm-flows' group."
+  (let ((members (mapcar #'car (get 'llm-flows 'custom-group))))
+    (pcase-dolist (`(,option ,default) '((llm-flows-server-command ("llm-flows" "serve"))
+                                         (llm-flows-model nil)
+                                         (llm-flows-timeout 120)
+                                         (llm-flows-review nil)))
+      (should (memq option members))
+      (should (custom-variable-p option))
+      (should (equal (eval (car (get option 'standard-value)) t) default)))))
+
+(ert-deftest llm-flows-test-commands-are-autoloaded ()
+  "The package's autoloads define every command, interactive, and `llm-flows-pending'."
+  (let* ((dir (make-temp-file "llm-flows-autoloads" t))
+         (output (expand-file-name "llm-flows-autoloads.el" dir))
+         (forms nil))
+    (unwind-protect
+        (progn
+          (copy-file (locate-library "llm-flows.el") (file-name-as-directory dir))
+          (make-directory-autoloads dir output)
+          (with-temp-buffer
+            (insert-file-contents output)
+            (condition-case nil
+                (while t (push (read (current-buffer)) forms))
+              (end-of-file nil))))
+      (delete-directory dir t))
+    (let ((autoloads (cl-loop for form in forms
+                              when (eq (car-safe form) 'autoload)
+                              collect (cons (cadr (nth 1 form)) (nth 4 form)))))
+      (dolist (command llm-flows-test-commands)
+        (should (equal (assq command autoloads) (cons command t)))
+        (should (commandp command)))
+      (should (assq 'llm-flows-pending autoloads)))))
+
 ;;;; The main experience
 
 (ert-deftest llm-flows-test-typing-while-pending ()
