@@ -105,6 +105,8 @@ def test_laws(ops: Callable[[str, str], Ops], texts: tuple[str, str, str]) -> No
     # every user change survives: the user's new words, and no edit touches text the user changed
     assert sorted(re.findall(r"U\d+", r.text)) == sorted(re.findall(r"U\d+", ours))
     assert all(not re.search(r"U\d", ours[e.start : e.end]) for e in r.edits)
+    # nothing outside the model's changes differs from ours: each edit puts in the model's text
+    assert all(e.text in theirs and not re.search(r"U\d", e.text) for e in r.edits)
     if r.status == "clean":
         assert sorted(re.findall(r"M\d+", r.text)) == sorted(re.findall(r"M\d+", theirs))
 
