@@ -203,6 +203,23 @@ BODY sees the buffer as `buffer'; point is at its start."
     (should (equal (buffer-string)
                    "Intro.\nI buyed a new red car and teh dog liked it.\nOutro. Bye"))))
 
+(ert-deftest llm-flows-test-mark-markers-and-overlays-stay ()
+  "Point, mark, other markers and overlays stay with their text."
+  (llm-flows-test-with-buffer "I buyed a car and teh dog liked it alot."
+    (let* ((dog (progn (search-forward "dog") (match-beginning 0)))
+           (marker (copy-marker dog))
+           (overlay (make-overlay dog (match-end 0))))
+      (set-marker (mark-marker) (progn (search-forward "liked") (match-beginning 0)))
+      (goto-char (point-min))
+      (search-forward "car")
+      (llm-correct-region (point-min) (point-max))
+      (llm-flows-test-settle buffer)
+      (should (equal (buffer-string) "I bought a car and the dog liked it a lot."))
+      (should (looking-back "a car" (point-min)))
+      (should (equal (buffer-substring (mark) (+ (mark) 5)) "liked"))
+      (should (equal (buffer-substring marker (+ marker 3)) "dog"))
+      (should (equal (buffer-substring (overlay-start overlay) (overlay-end overlay)) "dog")))))
+
 (ert-deftest llm-flows-test-typing-after-merge-is-its-own-undo-step ()
   "Characters typed right after a correction do not join its undo step."
   (llm-flows-test-with-buffer "I buyed it."
@@ -547,6 +564,42 @@ the user must see llm-flows' account of the flows last."
     (llm-correct-region (point-min) (line-end-position))
     (llm-flows-test-settle buffer)
     (should (equal (buffer-string) ";; This bought nothing.\n(setq x \"teh\")\n"))))
+
+(ert-deftest llm-flows-test-org-mode ()
+  "An Org outline is corrected in place; its structure stays."
+  (llm-flows-test-with-buffer "* Teh heading\n- an item I buyed\n#+begin_src sh\necho teh\n#+end_src\n"
+    (org-mode)
+    (llm-correct-region (point-min) (line-end-position 2))
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string)
+                   "* Teh heading\n- an item I bought\n#+begin_src sh\necho teh\n#+end_src\n"))
+    (should (org-at-heading-p))))
+
+(ert-deftest llm-flows-test-string-in-code ()
+  "A string literal in a programming mode is corrected, the code around it kept."
+  (llm-flows-test-with-buffer "msg = \"I buyed teh car\"  # teh comment\n"
+    (python-mode)
+    (search-forward "\"")
+    (llm-correct-region (point) (1- (search-forward "\"")))
+    (llm-flows-test-settle buffer)
+    (should (equal (buffer-string) "msg = \"I bought the car\"  # teh comment\n"))
+    (when (require 'markdown-mode nil t)
+      (erase-buffer)
+      (insert "# Title\n\nSome teh *text*.\n")
+      (markdown-mode)
+      (llm-correct-region (point-min) (point-max))
+      (llm-flows-test-settle buffer)
+      (should (equal (buffer-string) "# Title\n\nSome the *text*.\n")))))
+
+(ert-deftest llm-flows-test-buffer-without-undo ()
+  "A buffer with undo disabled gets the correction, without an error."
+  (llm-flows-test-with-buffer "No undo for teh log."
+    (buffer-disable-undo)
+    (llm-correct-region (point-min) (point-max))
+    (let ((echo (llm-flows-test-echo (llm-flows-test-settle buffer))))
+      (should (string-match-p "1 edit applied" echo)))
+    (should (equal (buffer-string) "No undo for the log."))
+    (should (eq buffer-undo-list t))))
 
 (ert-deftest llm-flows-test-bad-input-keeps-text ()
   "An empty region or a blank instruction is refused with a clear error."
