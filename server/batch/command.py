@@ -50,6 +50,12 @@ def correct_paths(
 
     async def run() -> None:
         async with open_engine(load_config(), request) as engine:
+            if jobs is not None and jobs > engine.max_concurrency:
+                progress.note(
+                    f"llm-flows correct: --jobs {jobs}, but model {engine.model_id!r} takes at "
+                    f"most {engine.max_concurrency} calls at once (its max_concurrency); "
+                    "the other files wait their turn"
+                )
             batch = Batch(
                 engine.corrector,
                 mode=mode,

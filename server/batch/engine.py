@@ -43,6 +43,7 @@ class Engine:
     """A ready-to-use corrector plus what the run needs to know about the model."""
 
     corrector: TextCorrector
+    model_id: str
     max_concurrency: int
     policy: MergePolicy
 
@@ -112,6 +113,7 @@ async def open_engine(config: Config, request: Request) -> AsyncIterator[Engine]
     try:
         yield Engine(
             corrector,
+            model_id,
             registry.get_model(model_id).max_concurrency,
             MergePolicy(**flow.merge_policy),
         )

@@ -39,7 +39,7 @@ file that failed, 130 interrupted (Ctrl-C; no file is ever half-written).""",
     "-j",
     "--jobs",
     type=click.IntRange(min=1),
-    help="Files corrected at once (default: what the model allows, 1 for local GGUF).",
+    help="Files corrected at once (default: the model's max_concurrency, also the most it runs).",
 )
 @click.option(
     "--include",

@@ -296,6 +296,18 @@ def test_usage_errors(tmp_path: Path, isolated: Callable[..., Path]) -> None:
     assert path.read_text() == "text\n"
 
 
+def test_more_jobs_than_the_model_takes_says_so(tmp_path: Path, gate: Callable[..., Path]) -> None:
+    gate(free_calls=100, max_concurrency=2)
+    for i in range(3):
+        (tmp_path / f"f{i}.md").write_text("teh file\n")
+    more = llm_flows("--check", "-j", "5", str(tmp_path))
+    assert more.returncode == 1, more.stderr
+    err = more.stderr.decode()
+    assert "--jobs 5, but model 'gate' takes at most 2 calls at once (its max_concurrency)" in err
+    assert "3 files, 3 would change" in err
+    assert "--jobs" not in llm_flows("--check", "-j", "2", str(tmp_path)).stderr.decode()
+
+
 def edit_while_correcting(path: Path, gate: Path, before: str, during: str) -> tuple[int, str]:
     """Run ``--in-place`` on ``path`` and rewrite the file while the model is busy with it."""
     path.write_text(before)
