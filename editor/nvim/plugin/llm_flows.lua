@@ -8,6 +8,8 @@ local function lf()
   return require("llm_flows")
 end
 
+require("llm_flows.ui").define_highlights()
+
 local command = vim.api.nvim_create_user_command
 
 command("LlmCorrect", function(o)

@@ -105,3 +105,48 @@ def test_help_tags_build_and_resolve(editor: Callable[..., Any], tmp_path: Path)
         ed.nvim.command(f"help {tag}")
         assert ed.nvim.current.buffer.name.endswith("llm_flows.txt")
         ed.nvim.command("helpclose")
+
+
+# Each look's attributes as Neovim resolves them, for the colour mode in effect.
+RESOLVED_LOOKS = """
+local out = {}
+for _, name in ipairs({'LlmFlowsPending', 'LlmFlowsConflict', 'LlmFlowsProposal'}) do
+  out[name] = vim.api.nvim_get_hl_by_name(name, vim.o.termguicolors)
+end
+return out
+"""
+SHOWS = {"background", "foreground", "underline", "undercurl", "reverse", "bold"}
+
+
+@pytest.mark.parametrize("colours", ["termguicolors", "notermguicolors"])
+@pytest.mark.parametrize("background", ["dark", "light"])
+def test_the_default_looks_show_in_every_colour_mode(
+    editor: Callable[..., Any], colours: str, background: str
+) -> None:
+    """0.10+'s default CursorLine has no cterm attributes: a pending region linked to it
+    was invisible in a 256-colour terminal. Every look must show, before the first flow
+    and after a colorscheme reset all highlights (`:hi clear`)."""
+    ed = editor()
+    ed.nvim.command(f"set {colours} background={background}")
+    for moment in ("at startup", "after :colorscheme"):
+        looks = ed.lua(RESOLVED_LOOKS)
+        for name, attributes in looks.items():
+            assert SHOWS & set(attributes), f"{name} {moment}: {attributes}"
+        assert looks["LlmFlowsPending"].get("underline"), looks  # subtle: keeps the text's colours
+        assert set(looks["LlmFlowsPending"]) == {"underline"}, looks
+        ed.nvim.command("colorscheme default")
+
+
+def test_a_users_look_wins_over_the_default(editor: Callable[..., Any]) -> None:
+    ed = editor(scripted={"rules": [{"when": "HANG", "hang": True}]})
+    ed.lua("vim.api.nvim_set_hl(0, 'LlmFlowsPending', {ctermbg = 52, bg = '#5f0000'})")
+    ed.set_text("HANG on")
+    ed.nvim.command("LlmCorrect")  # the first flow defines the looks again
+    marks = ed.lua(
+        "local ns = vim.api.nvim_create_namespace('llm_flows')"
+        " return vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, {details = true})"
+    )
+    assert [m[3]["hl_group"] for m in marks] == ["LlmFlowsPending"]
+    assert ed.lua("return vim.api.nvim_get_hl_by_name('LlmFlowsPending', false)") == {
+        "background": 52
+    }
