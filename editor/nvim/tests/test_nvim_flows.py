@@ -70,7 +70,10 @@ def test_a_conflict_accepted_and_one_rejected(editor: Callable[..., Any]) -> Non
     ed.nvim.command("s/teh cat/ten cat/ | s/he buyed/he paid/")
     ed.wait_note("3 change(s) applied, 2 to review")
     assert ed.text() == "I saw ten cat and then he paid it, and the dog bought the bone."
-    assert [text.strip() for _, _, text in conflict_marks(ed)] == ["→ the", "→ bought"]
+    text = ed.text()
+    after = [len(text.split(word)[0] + word) for word in ("ten", "paid")]
+    # Each proposal shows right after the text it would replace ("ten → the").
+    assert conflict_marks(ed) == [(0, after[0], " → the "), (0, after[1], " → bought ")]
 
     ed.nvim.api.win_set_cursor(0, (1, ed.text().index("ten") + 1))
     ed.nvim.command("LlmAccept")

@@ -5,31 +5,35 @@ local ui = require("llm_flows.ui")
 
 local M = {}
 
---- A conflict store for one namespace: marks[buf][mark_id] = {ours, theirs}.
+--- A conflict store for one namespace: marks[buf][mark_id] = {ours, theirs, label}.
 function M.new(ns)
   return { ns = ns, marks = {} }
 end
 
 --- Mark every proposal ({start, end, ours, theirs}, code points into `text`, which
 --- starts at (row, col)). Call before applying edits so the offsets still hold.
+--- Two extmarks each: one over the user's text, and a label with the proposal at
+--- its end, so it reads "ours → theirs" (inline virtual text sits at a mark's start).
 function M.add(store, buf, text, row, col, proposals)
   local at = apply.locator(text, row, col)
   store.marks[buf] = store.marks[buf] or {}
   for _, p in ipairs(proposals) do
     local sr, sc = at(p.start)
     local er, ec = at(p["end"])
-    local empty = p.start == p["end"]
     local id = vim.api.nvim_buf_set_extmark(buf, store.ns, sr, sc, {
       end_row = er,
       end_col = ec,
       -- Text typed right at either edge stays outside the conflict.
-      right_gravity = not empty,
+      right_gravity = p.start ~= p["end"],
       end_right_gravity = false,
       hl_group = "LlmFlowsConflict",
+    })
+    local label = vim.api.nvim_buf_set_extmark(buf, store.ns, er, ec, {
+      right_gravity = false, -- stays at the conflict's end when text is typed after it
       virt_text = { { ui.proposal_text(p.ours, p.theirs), "LlmFlowsProposal" } },
       virt_text_pos = ui.virt_text_pos(),
     })
-    store.marks[buf][id] = { ours = p.ours, theirs = p.theirs }
+    store.marks[buf][id] = { ours = p.ours, theirs = p.theirs, label = label }
   end
 end
 
@@ -67,6 +71,7 @@ end
 
 local function forget(store, buf, id)
   vim.api.nvim_buf_del_extmark(buf, store.ns, id)
+  vim.api.nvim_buf_del_extmark(buf, store.ns, store.marks[buf][id].label)
   store.marks[buf][id] = nil
 end
 
