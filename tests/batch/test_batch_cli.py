@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import shlex
 import signal
 import subprocess
 import sys
@@ -183,7 +184,51 @@ def test_stdin_filter(isolated: Callable[..., Path]) -> None:
     result = llm_flows("-", stdin=b"I recieved `recieved` it.\r\n")
     assert result.returncode == 0
     assert result.stdout == b"I received `recieved` it.\r\n"
+    assert result.stderr == b""  # an editor filter puts stderr into the buffer too
     assert llm_flows("--check", "-", stdin=b"I recieved it.").returncode == 1
+
+
+def test_filter_from_neovim(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    """``:2,3!llm-flows correct -`` in a real Neovim corrects those lines and no others."""
+    nvim = need_executable("nvim")
+    path = tmp_path / "note.md"
+    path.write_text("I recieved it.\nI recieved teh mail.\nFAIL here.\nI recieved more.\n")
+    command = f"{shlex.quote(sys.executable)} -m llm_flows correct -"
+
+    def filter_lines(lines: str) -> str:
+        subprocess.run(
+            [
+                nvim,
+                "--headless",
+                "-u",
+                "NONE",
+                "-i",
+                "NONE",
+                "-n",
+                str(path),
+                "-c",
+                f"{lines}!{command}",
+                "-c",
+                "wq",
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        return path.read_text()
+
+    assert (
+        filter_lines("2") == "I recieved it.\nI received the mail.\nFAIL here.\nI recieved more.\n"
+    )
+    write_config(
+        scripted={"rules": [{"when": "FAIL", "fail": "scripted failure"}]}, default_model="scripted"
+    )
+    after = filter_lines("3")  # the model fails: the line stays, the message follows it
+    assert after.splitlines()[2:5] == [
+        "FAIL here.",
+        "llm-flows correct: -: flow 1 failed: scripted: scripted failure",
+        "I recieved more.",
+    ]
 
 
 def test_stdin_failure_gives_the_text_back(
