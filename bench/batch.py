@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+COLD_START_TARGET = 1.0  # seconds, from the issue
 
 
 class SlowServer:
@@ -177,10 +177,12 @@ def cold_start(work: Path) -> None:
         runs.append(seconds)
     baseline, _ = timed([sys.executable, "-c", "pass"], env)
     size = path.stat().st_size
+    median = sorted(runs)[2]
     print(f"cold start, one {size / 1024:.1f} KB file, offline spell model (target <= 1 s):")
     print(
         f"  llm-flows correct: first {runs[0]:.2f} s, best {min(runs):.2f} s, "
-        f"median {sorted(runs)[2]:.2f} s  (bare python start: {baseline:.2f} s)"
+        f"median {median:.2f} s ({median / COLD_START_TARGET:.2f}x target; "
+        f"bare python start: {baseline:.2f} s)"
     )
 
 
