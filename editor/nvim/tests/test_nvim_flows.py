@@ -264,3 +264,14 @@ def test_operator_and_visual_mappings(editor: Callable[..., Any]) -> None:
     ed.wait_text("I saw the cat. He buyed teh car.")
     ed.keys("0fHvfdgl")  # the selection "He buyed"
     ed.wait_text("I saw the cat. He bought teh car.")
+
+
+@pytest.mark.parametrize("on", ["b", "y"])
+def test_a_cursor_on_a_corrected_word_stays_on_it(editor: Callable[..., Any], on: str) -> None:
+    """Not pushed past the replacement: it moves to the corrected word's start."""
+    ed = editor(scripted={"replace": FIXES})
+    ed.set_text("He buyed it and teh rest.")
+    ed.nvim.api.win_set_cursor(0, (1, ed.text().index(on)))
+    ed.nvim.command("LlmCorrect")
+    ed.wait_text("He bought it and the rest.")
+    assert ed.cursor() == (1, len("He "))

@@ -73,15 +73,31 @@ function M.clamp(buf, r, c)
   return r, math.min(c, len)
 end
 
+local function before(r1, c1, r2, c2)
+  return r1 < r2 or (r1 == r2 and c1 < c2)
+end
+
+--- Whether (r, c) lies on text one of `placed` ({sr, sc, er, ec, lines}) replaces.
+local function replaced(placed, r, c)
+  for _, p in ipairs(placed) do
+    if not before(r, c, p[1], p[2]) and before(r, c, p[3], p[4]) then
+      return true
+    end
+  end
+  return false
+end
+
 --- Windows showing `buf` and their cursors, pinned with extmarks so they stay on
---- the same text while edits land before them.
-local function pin_cursors(buf, ns)
+--- the same text while `placed` edits land before them. A cursor on replaced text
+--- goes to the replacement's start (left gravity), not past its end.
+local function pin_cursors(buf, ns, placed)
   local pins = {}
   for _, win in ipairs(vim.api.nvim_list_wins()) do
     if vim.api.nvim_win_get_buf(win) == buf then
       local pos = vim.api.nvim_win_get_cursor(win)
       local r, c = M.clamp(buf, pos[1] - 1, pos[2])
-      pins[#pins + 1] = { win = win, mark = vim.api.nvim_buf_set_extmark(buf, ns, r, c, {}) }
+      local opts = { right_gravity = not replaced(placed, r, c) }
+      pins[#pins + 1] = { win = win, mark = vim.api.nvim_buf_set_extmark(buf, ns, r, c, opts) }
     end
   end
   return pins
@@ -116,7 +132,7 @@ function M.apply_edits(buf, ns, text, row, col, edits)
     local er, ec = at(edit["end"])
     placed[i] = { sr, sc, er, ec, M.lines(edit.text) }
   end
-  local pins = pin_cursors(buf, ns)
+  local pins = pin_cursors(buf, ns, placed)
   for i = #placed, 1, -1 do
     local p = placed[i]
     vim.api.nvim_buf_set_text(buf, p[1], p[2], p[3], p[4], p[5])
