@@ -25,9 +25,11 @@ from .markdown import split
 from .mask import has_words, mask, padded
 from .progress import Progress
 from .report import Mode, Outcome, Summary, unified_diff
-from .textfile import NotText, TextFile, atomic_write, decode, read_text
+from .textfile import ChangedOnDisk, NotText, TextFile, atomic_write, decode, read_text
 
 Correct = Callable[[str], Awaitable[str]]
+#: Attempts at writing a file that keeps changing on disk before leaving it alone.
+_WRITE_TRIES = 3
 
 
 class CorrectionError(Exception):
@@ -170,25 +172,36 @@ class Batch:
         return functools.partial(self._write, path, original, corrected)
 
     def _write(self, path: Path, original: TextFile, corrected: str) -> Result:
-        """Write the correction, merging with whatever changed on disk meanwhile."""
+        """Write the correction, merging with whatever changed on disk meanwhile.
+
+        A save that lands while the new file is being written makes it start
+        over from that save (a few times at most; then the file is left alone).
+        """
         try:
-            now = path.read_bytes()
-            target = original
-            if now != original.raw:
-                target = decode(now)
-                merged = merge(original.text, target.text, corrected, self.policy)
-                if merged.status == "dropped":
-                    reason = merged.reason or "the merge dropped the correction"
-                    return Result("dropped", note=f"dropped: changed while correcting; {reason}")
-                corrected = merged.text
-                if corrected == target.text:
-                    return Result("unchanged")
-            atomic_write(path, target.encode(corrected))
+            for _ in range(_WRITE_TRIES):
+                now = path.read_bytes()
+                target, merged = original, corrected
+                if now != original.raw:
+                    target = decode(now)
+                    result = merge(original.text, target.text, corrected, self.policy)
+                    if result.status == "dropped":
+                        reason = result.reason or "the merge dropped the correction"
+                        return Result(
+                            "dropped", note=f"dropped: changed while correcting; {reason}"
+                        )
+                    merged = result.text
+                    if merged == target.text:
+                        return Result("unchanged")
+                try:
+                    atomic_write(path, target.encode(merged), expected=now)
+                except ChangedOnDisk:
+                    continue
+                return Result("changed")
         except NotText as exc:
             return Result("dropped", note=f"dropped: changed while correcting; now {exc}")
         except OSError as exc:
             return Result("failed", note=f"failed: cannot write: {exc.strerror or exc}")
-        return Result("changed")
+        return Result("dropped", note="dropped: the file kept changing while it was written")
 
 
 class _Writes:

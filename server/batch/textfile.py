@@ -26,6 +26,10 @@ class NotText(ValueError):
     """The file is binary or not UTF-8; the message says which."""
 
 
+class ChangedOnDisk(Exception):
+    """The file no longer holds what the caller last read; nothing was written."""
+
+
 @dataclass(frozen=True)
 class TextFile:
     """A file's bytes as read, and its text as the model should see it."""
@@ -69,11 +73,14 @@ def looks_binary(path: Path) -> bool:
         return False
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
     """Replace ``path``'s content with ``data`` in one rename, keeping its permissions.
 
     A symlink is followed (the link stays a link). A read-only file is refused
     rather than silently replaced, since the rename would otherwise succeed.
+    With ``expected``, the file is compared with it once the new content is on
+    disk, just before the rename, and :class:`ChangedOnDisk` is raised instead of
+    replacing a save made meanwhile (the window left is the compare and rename).
     """
     target = Path(os.path.realpath(path))
     info = target.stat()
@@ -89,6 +96,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
             with contextlib.suppress(OSError):
                 os.chown(tmp, info.st_uid, info.st_gid)
+        if expected is not None and target.read_bytes() != expected:
+            raise ChangedOnDisk(str(path))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
@@ -13,7 +14,8 @@ import pytest
 from llm_flows.batch.cache import Cache
 from llm_flows.batch.progress import Progress
 from llm_flows.batch.report import Summary, unified_diff
-from llm_flows.batch.textfile import NotText, atomic_write, decode, read_text
+from llm_flows.batch.run import Batch, Result, TextCorrector
+from llm_flows.batch.textfile import ChangedOnDisk, NotText, atomic_write, decode, read_text
 from llm_flows.batch.walk import find_files
 from testkit import need_executable
 
@@ -67,6 +69,50 @@ def test_atomic_write_refuses_a_read_only_file(tmp_path: Path) -> None:
             subprocess.run(["chattr", "-i", str(path)], check=True)
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["ro.md"]
+
+
+def test_atomic_write_refuses_to_replace_a_save_made_meanwhile(tmp_path: Path) -> None:
+    path = tmp_path / "note.md"
+    path.write_bytes(b"saved by the user\n")
+    with pytest.raises(ChangedOnDisk):
+        atomic_write(path, b"correction\n", expected=b"what was read\n")
+    assert path.read_bytes() == b"saved by the user\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["note.md"]
+    atomic_write(path, b"correction\n", expected=b"saved by the user\n")
+    assert path.read_bytes() == b"correction\n"
+
+
+def test_a_save_during_the_write_is_merged_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user saves while the corrected file is being flushed to disk (before the rename)."""
+    path = tmp_path / "note.md"
+    path.write_text("I saw teh cat.\n\nThe dog sat.\n")
+
+    async def fix(text: str) -> str:
+        return text.replace("teh", "the")
+
+    batch = Batch(
+        TextCorrector(fix, Cache(tmp_path / "cache", enabled=False), str),
+        mode="in-place",
+        jobs=1,
+        out=io.StringIO(),
+        progress=Progress(1, io.StringIO(), enabled=False),
+    )
+    write = asyncio.run(batch.prepare(path))
+    assert callable(write)
+    real_fsync = os.fsync
+    saves = ["I saw teh cat.\n\nThe big dog sat.\n"]
+
+    def fsync_while_the_user_saves(fd: int) -> None:
+        real_fsync(fd)
+        if saves:
+            path.write_text(saves.pop())
+
+    monkeypatch.setattr(os, "fsync", fsync_while_the_user_saves)
+    assert write() == Result("changed")
+    assert path.read_text() == "I saw the cat.\n\nThe big dog sat.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.md"]
 
 
 def make_tree(root: Path) -> None:
