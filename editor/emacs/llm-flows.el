@@ -347,7 +347,20 @@ the reason, where a signal or a clean exit leaves only log lines."
                      (error-message-string err))))
       (when (region-active-p)
         (deactivate-mark))
+      (add-hook 'post-command-hook #'llm-flows--cancel-key-hint)
       (message "[llm-flows] %s started; keep typing" (llm-flows--describe flow)))))
+
+(defvar execute-extended-command--binding-timer)
+
+(defun llm-flows--cancel-key-hint ()
+  "Cancel the key hint of `execute-extended-command' for a flow's start.
+Two seconds after a command it ran, it shows \"You can run the
+command ... with ...\" for two seconds and then puts back the message
+it covered: the stale \"started\" line, hiding the flow's outcome if
+that arrived meanwhile.  Runs once, after the command."
+  (remove-hook 'post-command-hook #'llm-flows--cancel-key-hint)
+  (when (timerp (bound-and-true-p execute-extended-command--binding-timer))
+    (cancel-timer execute-extended-command--binding-timer)))
 
 (defun llm-flows--start-params (kind text instruction)
   "The `flow/start' parameters for flow KIND on TEXT with INSTRUCTION."

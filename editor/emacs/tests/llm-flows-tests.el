@@ -73,10 +73,11 @@ BODY sees the buffer as `buffer'; point is at its start."
 (defun llm-flows-test-command (command &optional function)
   "Run FUNCTION (or COMMAND) as the command loop runs COMMAND."
   (undo-auto--add-boundary)
-  (let ((this-command command))
+  (let ((this-command command) (real-this-command command))
     (run-hooks 'pre-command-hook)
     (funcall (or function command))
-    (setq last-command command)
+    (setq last-command command
+          real-last-command real-this-command)
     (run-hooks 'post-command-hook)))
 
 (defun llm-flows-test-type (string)
@@ -270,6 +271,29 @@ BODY sees the buffer as `buffer'; point is at its start."
     (should (equal (buffer-string)
                    "Well, I bought a new car and we all went out to see tehre dog."))
     (should (looking-back "tehre" (line-beginning-position)))))
+
+(ert-deftest llm-flows-test-outcome-survives-the-m-x-hint ()
+  "After M-x llm-correct-region the echo area ends with the outcome.
+M-x's \"You can run the command ... with M-x llm-c RET\" hint puts
+back the message it covered when it ends: the stale \"started\"
+line, over an outcome that arrived within those seconds."
+  (llm-flows-test-with-buffer "The teh end."
+    (transient-mark-mode 1)
+    (push-mark (point-max) t t)
+    (let* ((suggest-key-bindings 1)
+           (echo (llm-flows-test-echo
+                   (llm-flows-test-command
+                    'execute-extended-command
+                    (lambda () (execute-extended-command nil "llm-correct-region"
+                                                         "llm-correct-region")))
+                   (llm-flows-test-settle buffer)
+                   ;; As long as the hint would show and put back what it covered.
+                   (llm-flows-test-wait "the hint's time to pass"
+                                        (let ((end (+ (float-time) 2.5)))
+                                          (lambda () (> (float-time) end)))))))
+      (should (equal (buffer-string) "The the end."))
+      (should-not (string-match-p "You can run the command" echo))
+      (should (string-match-p "correct in notes.txt: 1 edit applied\n*\\'" echo)))))
 
 (ert-deftest llm-flows-test-rewrite ()
   "A rewrite with an instruction lands like a correction."
