@@ -75,7 +75,10 @@ class _TableCall:
         try:
             return self.table.claim(fid)
         except CommandError as exc:
-            raise CorrectionError(str(exc)) from exc
+            # "flow 7 failed: why" -> "why", "flow 7 timed out: why" -> "timed out: why":
+            # the id means nothing to someone correcting files
+            why = str(exc).removeprefix(f"flow {fid} ").removeprefix("failed: ")
+            raise CorrectionError(why) from exc
 
 
 def _resolve(catalog: FlowCatalog, registry: Registry, request: Request) -> tuple[Flow, str]:

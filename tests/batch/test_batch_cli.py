@@ -226,7 +226,7 @@ def test_filter_from_neovim(tmp_path: Path, write_config: Callable[..., Path]) -
     after = filter_lines("3")  # the model fails: the line stays, the message follows it
     assert after.splitlines()[2:5] == [
         "FAIL here.",
-        "llm-flows correct: -: flow 1 failed: scripted: scripted failure",
+        "llm-flows correct: -: scripted: scripted failure",
         "I recieved more.",
     ]
 
@@ -319,8 +319,7 @@ def test_model_failure_fails_that_file_only(
     assert result.returncode == 2
     assert ok.read_text() == "the end is near\n"
     assert bad.read_text() == "FAIL teh end\n"
-    assert "bad.md: failed:" in result.stderr.decode()
-    assert "scripted failure" in result.stderr.decode()
+    assert "bad.md: failed: scripted: scripted failure\n" in result.stderr.decode()
 
 
 def test_usage_errors(tmp_path: Path, isolated: Callable[..., Path]) -> None:
