@@ -324,6 +324,8 @@ the reason, where a signal or a clean exit leaves only log lines."
   (let ((beg (min beg end)) (end (max beg end)))
     (when (= beg end)
       (user-error "[llm-flows] the region is empty"))
+    (when buffer-read-only
+      (user-error "[llm-flows] the buffer is read-only: nothing could apply"))
     (let* ((text (buffer-substring-no-properties beg end))
            (flow (llm-flows--flow-create
                   :kind kind :buffer (current-buffer)

@@ -632,6 +632,9 @@ the user must see llm-flows' account of the flows last."
                    "[llm-flows] the region is empty"))
     (should-error (llm-flows-rewrite-region (point-min) (point-max) " ") :type 'user-error)
     (should-error (call-interactively #'llm-correct-region) :type 'user-error)
+    (let ((buffer-read-only t))
+      (should (equal (cadr (should-error (llm-correct-region 1 5) :type 'user-error))
+                     "[llm-flows] the buffer is read-only: nothing could apply")))
     (should (equal (buffer-string) "Some text."))
     (should-not (llm-flows-pending))))
 
