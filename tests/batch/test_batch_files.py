@@ -82,18 +82,19 @@ def test_atomic_write_refuses_to_replace_a_save_made_meanwhile(tmp_path: Path) -
     assert path.read_bytes() == b"correction\n"
 
 
-def test_a_save_during_the_write_is_merged_not_replaced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The user saves while the corrected file is being flushed to disk (before the rename)."""
-    path = tmp_path / "note.md"
-    path.write_text("I saw teh cat.\n\nThe dog sat.\n")
+def write_while_the_user_saves(
+    path: Path, monkeypatch: pytest.MonkeyPatch, saves: list[str]
+) -> Result:
+    """Correct ``path`` (teh -> the) in place; each flush to disk lands the next of ``saves``.
+
+    The saves come while the corrected file is being written, before its rename.
+    """
 
     async def fix(text: str) -> str:
         return text.replace("teh", "the")
 
     batch = Batch(
-        TextCorrector(fix, Cache(tmp_path / "cache", enabled=False), str),
+        TextCorrector(fix, Cache(path.parent / "cache", enabled=False), str),
         mode="in-place",
         jobs=1,
         out=io.StringIO(),
@@ -102,16 +103,37 @@ def test_a_save_during_the_write_is_merged_not_replaced(
     write = asyncio.run(batch.prepare(path))
     assert callable(write)
     real_fsync = os.fsync
-    saves = ["I saw teh cat.\n\nThe big dog sat.\n"]
+    pending = list(saves)
 
     def fsync_while_the_user_saves(fd: int) -> None:
         real_fsync(fd)
-        if saves:
-            path.write_text(saves.pop())
+        if pending:
+            path.write_text(pending.pop(0))
 
     monkeypatch.setattr(os, "fsync", fsync_while_the_user_saves)
-    assert write() == Result("changed")
+    return write()
+
+
+def test_a_save_during_the_write_is_merged_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text("I saw teh cat.\n\nThe dog sat.\n")
+    saved = "I saw teh cat.\n\nThe big dog sat.\n"
+    assert write_while_the_user_saves(path, monkeypatch, [saved]) == Result("changed")
     assert path.read_text() == "I saw the cat.\n\nThe big dog sat.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.md"]
+
+
+def test_a_file_that_keeps_changing_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text("I saw teh cat.\n\nThe dog sat.\n")
+    saves = [f"I saw teh cat.\n\nThe dog sat {n}.\n" for n in range(5)]
+    result = write_while_the_user_saves(path, monkeypatch, saves)
+    assert result == Result("dropped", note="dropped: the file kept changing while it was written")
+    assert path.read_text() == saves[2]  # the third try's save: nothing was renamed over it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["note.md"]
 
 
