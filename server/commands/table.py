@@ -230,6 +230,20 @@ class CommandTable:
         """Cancel every unfinished flow; how many were cancelled."""
         return sum(self.cancel(fid, reason) for fid in list(self._flows))
 
+    def owner(self, fid: str) -> str | None:
+        """Who started a flow the table still remembers (its row, else its dead letter).
+
+        Lets a server check ownership without a second record of every id; a
+        forgotten id is :class:`UnknownId`."""
+        rec = self._flows.get(fid)
+        if rec is not None:
+            return rec.owner
+        dead = self._dead.get(fid)
+        if dead is not None:
+            owner: str | None = dead["owner"]
+            return owner
+        raise UnknownId(f"no flow with id {fid!r} (it never existed or was forgotten)")
+
     def rows(self) -> list[dict[str, Any]]:
         """One row per flow the table remembers, oldest first."""
         now = self._clock.now()
