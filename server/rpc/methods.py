@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..commands import CommandError, CommandTable, Event
+from ..commands import CommandError, CommandTable, Event, UnknownId
 from .codes import GONE, INVALID_PARAMS, NOT_READY, QUEUE_FULL, SHUTTING_DOWN, UNKNOWN_ID
 from .endpoint import (
     Handler,
@@ -63,7 +63,7 @@ def command_error(exc: CommandError) -> RpcError:
 
 @dataclass
 class Session:
-    """One client's view of the daemon: the flows it started and its shutdown state.
+    """One client's view of the daemon: what it was told of its flows, and its shutdown state.
 
     ``server_info`` builds the ``initialize`` result; ``on_exit`` hangs up.
     """
@@ -73,7 +73,6 @@ class Session:
     server_info: Callable[[], dict[str, Any]]
     on_exit: Callable[[], None]
     on_shutdown: Callable[[], None]
-    flows: set[str] = field(default_factory=set)  # ids this client started
     #: its flows not yet merged or failed -> the last state it was told (None: none yet)
     told: dict[str, str | None] = field(default_factory=dict)
     shutting_down: bool = False
@@ -125,7 +124,6 @@ class Session:
             )
         except CommandError as exc:
             raise command_error(exc) from exc
-        self.flows.add(flow_id)
         self.told[flow_id] = None
         return {"id": flow_id}
 
@@ -173,9 +171,20 @@ class Session:
         self.on_exit()
 
     def _own(self, flow_id: str) -> str:
-        """``flow_id`` if this client started it; other clients' flows do not exist for it."""
-        if flow_id not in self.flows:
-            raise RpcError(UNKNOWN_ID, f"unknown flow id {flow_id!r}")
+        """``flow_id`` if this client started it; other clients' flows do not exist for it.
+
+        The owner comes from the table's row or dead letter, so the session
+        keeps no record of past flows, and a late ``flow/merge`` still gets
+        the precise answer ("expired", "timed out", "already merged") for as
+        long as the table remembers the flow.
+        """
+        try:
+            owner = self.table.owner(flow_id)
+        except UnknownId:
+            owner = None
+        if owner != self.owner:  # one answer for all three, so no client learns of another's
+            problem = "it never existed, was forgotten, or is another client's"
+            raise RpcError(UNKNOWN_ID, f"unknown flow id {flow_id!r} ({problem})")
         return flow_id
 
     def notify(self, event: Event) -> dict[str, Any] | None:

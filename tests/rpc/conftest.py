@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_flows.commands import CommandTable
+from llm_flows.config import load_config
+from llm_flows.flows import load_flows
+from llm_flows.models import Registry
+from llm_flows.rpc.daemon import Daemon as RpcDaemon
+from llm_flows.rpc.serve import open_unix_listener
 
 ROOT = Path(__file__).resolve().parents[2]
 LLM_FLOWS = ROOT / ".venv" / "bin" / "llm-flows"
@@ -266,3 +273,46 @@ def connect_unix() -> Iterator[Callable[[Path], tuple[Client, socket.socket]]]:
             sock.shutdown(socket.SHUT_RDWR)
         client.join()
         sock.close()
+
+
+@pytest.fixture
+def inprocess_daemon(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Run the daemon in this process on a Unix socket, its table built with ``table_options``.
+
+    For what the command line cannot set (a tiny event backlog or history);
+    call ``write_config`` first. Returns the socket's path; stopped at the end.
+    """
+    stops: list[tuple[Callable[[], object], threading.Thread]] = []
+
+    def start(**table_options: Any) -> Path:
+        path = tmp_path / f"daemon-{len(stops)}.sock"
+        listening = threading.Event()
+        stop: list[Callable[[], object]] = []
+
+        async def main() -> None:
+            config = load_config()
+            registry = Registry(config)
+            table = CommandTable(registry, load_flows(config), **table_options)
+            daemon = RpcDaemon(
+                table, lambda: {"protocolVersion": 1}, max_message_bytes=1 << 20, grace=0.0
+            )
+            loop = asyncio.get_running_loop()
+            stop.append(lambda: loop.call_soon_threadsafe(daemon.stop))
+            listener = open_unix_listener(path)
+            listening.set()
+            try:
+                await daemon.serve_socket(listener)
+            finally:
+                await registry.aclose()
+
+        thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+        thread.start()
+        assert listening.wait(WAIT), "the in-process daemon did not start"
+        stops.append((stop[0], thread))
+        return path
+
+    yield start
+    for stop, thread in stops:
+        stop()
+        thread.join(WAIT)
+        assert not thread.is_alive(), "the daemon did not stop"

@@ -8,57 +8,25 @@ get exactly one ``flow/ready`` per flow and the daemon must keep answering.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_flows.commands import CommandTable
-from llm_flows.config import load_config
-from llm_flows.flows import load_flows
-from llm_flows.models import Registry
-from llm_flows.rpc.daemon import Daemon
-from llm_flows.rpc.serve import open_unix_listener
 
-#: a bound against a hung daemon, not a measurement
-WAIT = 30.0
 BURST = 6
 BACKLOG = 4  # fewer than the burst's "queued" events: the pump is dropped
 
 
 @pytest.fixture
-def small_backlog_daemon(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[Path]:
+def small_backlog_daemon(
+    write_config: Callable[..., Path], inprocess_daemon: Callable[..., Path]
+) -> Path:
     """A daemon on a Unix socket whose pump may fall at most ``BACKLOG`` events behind."""
     write_config(scripted={"delay": 0.05, "replace": {"teh": "the"}}, default_model="scripted")
-    path = tmp_path / "daemon.sock"
-    listening = threading.Event()
-    stop: list[Callable[[], object]] = []
-
-    async def main() -> None:
-        config = load_config()
-        registry = Registry(config)
-        table = CommandTable(registry, load_flows(config), event_backlog=BACKLOG)
-        daemon = Daemon(table, lambda: {"protocolVersion": 1}, max_message_bytes=1 << 20, grace=0.0)
-        loop = asyncio.get_running_loop()
-        stop.append(lambda: loop.call_soon_threadsafe(daemon.stop))
-        listener = open_unix_listener(path)
-        listening.set()
-        try:
-            await daemon.serve_socket(listener)
-        finally:
-            await registry.aclose()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert listening.wait(WAIT)
-    yield path
-    stop[0]()
-    thread.join(WAIT)
-    assert not thread.is_alive(), "the daemon did not stop"
+    return inprocess_daemon(event_backlog=BACKLOG)
 
 
 def test_flows_still_reach_the_client_after_the_event_pump_fell_behind(
