@@ -275,3 +275,15 @@ def test_a_cursor_on_a_corrected_word_stays_on_it(editor: Callable[..., Any], on
     ed.nvim.command("LlmCorrect")
     ed.wait_text("He bought it and the rest.")
     assert ed.cursor() == (1, len("He "))
+
+
+def test_a_region_of_many_lines_is_corrected_on_every_line(editor: Callable[..., Any]) -> None:
+    ed = editor(scripted={"replace": FIXES, "context_tokens": 100_000})
+    lines = [f"teh line {i} buyed" for i in range(300)]  # edits at line starts and ends
+    ed.set_text("\n".join(lines))
+    ed.nvim.api.win_set_cursor(0, (150, 0))
+    ed.nvim.command("%LlmCorrect")
+    ed.wait_text("\n".join(f"the line {i} bought" for i in range(300)))
+    assert ed.cursor() == (150, 0)
+    ed.nvim.command("undo")
+    assert ed.lines() == lines

@@ -31,19 +31,28 @@ end
 --- A converter from code-point offsets in `text` to buffer positions, given that
 --- `text` starts at (row, col) in the buffer.
 function M.locator(text, row, col)
-  local offsets = code_point_offsets(text)
+  -- ASCII text (the common case) needs no table: code point k is byte k.
+  local offsets = text:find("[\128-\255]") and code_point_offsets(text) or nil
+  local count = offsets and #offsets - 1 or #text
   local line_starts = { 0 } -- byte offset in text of each line's first byte
   for pos in text:gmatch("()\n") do
     line_starts[#line_starts + 1] = pos
   end
   return function(code_point)
-    local byte = offsets[code_point + 1]
-    if byte == nil then
-      error(string.format("offset %d is past the end of the region (%d code points)", code_point, #offsets - 1))
+    if code_point < 0 or code_point > count then
+      error(string.format("offset %d is past the end of the region (%d code points)", code_point, count))
     end
-    local line = 1
-    while line < #line_starts and line_starts[line + 1] <= byte do
-      line = line + 1
+    local byte = offsets and offsets[code_point + 1] or code_point
+    -- The last line starting at or before `byte` (binary search: a 1 MB region
+    -- has ~10^4 lines and as many edits).
+    local line, hi = 1, #line_starts
+    while line < hi do
+      local mid = math.floor((line + hi + 1) / 2)
+      if line_starts[mid] <= byte then
+        line = mid
+      else
+        hi = mid - 1
+      end
     end
     local r = row + line - 1
     local c = byte - line_starts[line]

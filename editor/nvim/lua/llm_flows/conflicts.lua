@@ -15,6 +15,9 @@ end
 --- Two extmarks each: one over the user's text, and a label with the proposal at
 --- its end, so it reads "ours → theirs" (inline virtual text sits at a mark's start).
 function M.add(store, buf, text, row, col, proposals)
+  if #proposals == 0 then
+    return -- no need to index a large region's offsets
+  end
   local at = apply.locator(text, row, col)
   store.marks[buf] = store.marks[buf] or {}
   for _, p in ipairs(proposals) do
