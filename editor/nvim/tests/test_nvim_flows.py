@@ -287,3 +287,14 @@ def test_a_region_of_many_lines_is_corrected_on_every_line(editor: Callable[...,
     assert ed.cursor() == (150, 0)
     ed.nvim.command("undo")
     assert ed.lines() == lines
+
+
+def test_a_buffer_that_cannot_change_is_refused_before_the_model_runs(
+    editor: Callable[..., Any],
+) -> None:
+    ed = editor(scripted={"replace": FIXES})
+    ed.set_text("teh help text")
+    ed.nvim.command("setlocal nomodifiable | LlmCorrect")
+    assert ed.notes() == ["llm-flows: cannot correct buffer 1: it is not 'modifiable'"]
+    assert ed.pending() == []
+    assert ed.lua("return require('llm_flows')._session().rpc") is None  # no daemon started

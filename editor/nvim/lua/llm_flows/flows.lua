@@ -79,6 +79,10 @@ end
 
 --- Start `flow_name` on the text between (sr, sc) and (er, ec) of `buf`.
 function Session:start(flow_name, buf, sr, sc, er, ec, instruction)
+  if not vim.bo[buf].modifiable then
+    ui.warn(string.format("cannot %s buffer %d: it is not 'modifiable'", flow_name, buf))
+    return nil
+  end
   local text = apply.get_text(buf, sr, sc, er, ec)
   if text == "" then
     ui.warn("nothing to " .. flow_name .. ": the region is empty")
