@@ -77,9 +77,11 @@ def test_a_conflict_accepted_and_one_rejected(editor: Callable[..., Any]) -> Non
 
     ed.nvim.api.win_set_cursor(0, (1, ed.text().index("ten") + 1))
     ed.nvim.command("LlmAccept")
+    assert ed.cursor() == (1, ed.text().index("the cat"))
     ed.nvim.api.win_set_cursor(0, (1, ed.text().index("paid")))
     ed.nvim.command("LlmReject")
     assert ed.text() == "I saw the cat and then he paid it, and the dog bought the bone."
+    assert ed.cursor() == (1, ed.text().index("paid"))
     assert conflict_marks(ed) == []
     ed.nvim.command("undo")
     assert ed.text() == "I saw ten cat and then he paid it, and the dog bought the bone."
@@ -106,7 +108,10 @@ def test_a_result_the_user_outran_is_dropped(editor: Callable[..., Any]) -> None
     note = ed.wait_note("dropped")
     ed.wait_idle()
     assert ed.text() == "A completely different sentence now stands here."
+    assert ed.cursor() == (1, len("A completely different sentence now stands here"))
     assert "dropped: " in note and len(note.split("dropped: ")[1]) > 5  # says why
+    ed.nvim.command("undo")  # the user's own change, nothing of the model's
+    assert ed.text() == "I saw teh cat."
 
 
 def test_a_failed_flow_is_reported(editor: Callable[..., Any]) -> None:
@@ -133,6 +138,7 @@ def test_cancel_the_flow_under_the_cursor_then_all(editor: Callable[..., Any]) -
     assert ed.pending() == []
     assert "cancelled 2 flow(s)" in ed.notes()[-1]
     assert ed.text() == "one HANG\ntwo HANG\nthree HANG"
+    assert ed.cursor() == (2, 1)
 
 
 def test_a_flow_cancelled_before_the_daemon_answered_is_cancelled_there(
@@ -163,6 +169,13 @@ def test_two_flows_in_two_buffers(editor: Callable[..., Any]) -> None:
     assert ed.text() == "other the buffer"
     assert ed.text(first) == "the first\nmiddle\nbought last"
     assert "llm-flows: correct (notes.md): 1 change(s) applied" in ed.notes()
+    ed.nvim.command("undo")
+    assert ed.text() == "other teh buffer"
+    ed.nvim.command(f"buffer {first}")
+    ed.nvim.command("undo")  # one flow's correction, the other stays
+    assert ed.text() in ("teh first\nmiddle\nbought last", "the first\nmiddle\nbuyed last")
+    ed.nvim.command("undo")
+    assert ed.text() == "teh first\nmiddle\nbuyed last"
 
 
 def test_deleting_the_region_drops_its_flow(editor: Callable[..., Any]) -> None:
@@ -173,6 +186,9 @@ def test_deleting_the_region_drops_its_flow(editor: Callable[..., Any]) -> None:
     assert "its region was deleted" in ed.wait_note("dropped")
     assert ed.pending() == []
     assert ed.text() == "keep teh one\nkeep teh two"
+    assert ed.cursor() == (2, 0)
+    ed.nvim.command("undo")
+    assert ed.text() == "keep teh one\nteh doomed line\nkeep teh two"
 
 
 def test_wiping_the_buffer_cancels_its_flows(editor: Callable[..., Any]) -> None:
@@ -197,6 +213,8 @@ def test_a_killed_daemon_loses_its_flows_and_restarts(editor: Callable[..., Any]
     ed.nvim.command("2LlmCorrect")
     ed.wait_text("HANG teh\nthe after")
     assert ed.lua("return require('llm_flows')._session().rpc:pid()") != pid
+    ed.nvim.command("undo")
+    assert ed.text() == "HANG teh\nteh after"
 
 
 def test_a_daemon_told_to_stop_reports_the_flows_it_cancelled(
@@ -298,3 +316,17 @@ def test_a_buffer_that_cannot_change_is_refused_before_the_model_runs(
     assert ed.notes() == ["llm-flows: cannot correct buffer 1: it is not 'modifiable'"]
     assert ed.pending() == []
     assert ed.lua("return require('llm_flows')._session().rpc") is None  # no daemon started
+
+
+def test_a_result_after_a_normal_mode_change_is_its_own_undo_step(
+    editor: Callable[..., Any],
+) -> None:
+    ed = editor(scripted={"replace": FIXES, "delay": 1.0})
+    ed.set_text("I saw teh cat.\nxy")
+    ed.nvim.command("1LlmCorrect")
+    ed.keys("2G$x")  # the last key before the result lands
+    ed.wait_text("I saw the cat.\nx")
+    ed.nvim.command("undo")
+    assert ed.text() == "I saw teh cat.\nx"
+    ed.nvim.command("undo")
+    assert ed.text() == "I saw teh cat.\nxy"

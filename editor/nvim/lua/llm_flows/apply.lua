@@ -122,6 +122,15 @@ local function restore_cursors(buf, ns, pins)
   end
 end
 
+--- Close `buf`'s current undo block, so the next change is an undo step of its own
+--- even without a keystroke between (two results landing in one event loop turn).
+--- Setting 'undolevels', even to its value, does that (:help undo-blocks).
+function M.break_undo(buf)
+  vim.api.nvim_buf_call(buf, function()
+    vim.cmd("let &g:undolevels = &g:undolevels")
+  end)
+end
+
 --- Split `s` at "\n" into the list of lines nvim_buf_set_text wants.
 function M.lines(s)
   return vim.split(s, "\n", { plain = true })

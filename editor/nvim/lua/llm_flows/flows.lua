@@ -281,6 +281,7 @@ function Session:_land(flow, current, sr, sc, result)
     edits = {}
   end
   conflicts.add(self.conflicts, flow.buf, current, sr, sc, proposals)
+  apply.break_undo(flow.buf)
   apply.apply_edits(flow.buf, self.ns, current, sr, sc, edits)
   local summary = #edits + #proposals == 0 and "no changes proposed"
     or string.format("%d change(s) applied", #edits)
