@@ -51,6 +51,7 @@ def test_checkhealth_names_an_unknown_model(editor: Callable[..., Any]) -> None:
     ed = editor(model="no-such-model")
     ed.nvim.command("checkhealth llm_flows")
     assert "model no-such-model is not known to the daemon" in ed.text()
+    assert "known: scripted, spell" in ed.text()  # sorted, whatever the daemon's order
 
 
 def test_status_lists_flows_with_state_and_age(editor: Callable[..., Any]) -> None:

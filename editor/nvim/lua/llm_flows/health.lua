@@ -63,7 +63,9 @@ function M.check()
   elseif known[config.model] then
     report.ok("model: " .. config.model)
   else
-    report.error("model " .. config.model .. " is not known to the daemon", { "known: " .. table.concat(vim.tbl_keys(known), ", ") })
+    local names = vim.tbl_keys(known)
+    table.sort(names)
+    report.error("model " .. config.model .. " is not known to the daemon", { "known: " .. table.concat(names, ", ") })
   end
   local session = lf.pending()
   report.info(string.format("%d flow(s) pending in this Neovim", #session))
