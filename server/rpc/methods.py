@@ -46,6 +46,17 @@ _CODES = {
 }
 _FIELDS = {"unknown_flow": "params.flow", "unknown_model": "params.model"}
 
+#: ``flow/start``'s params: type, required
+_START_PARAMS: dict[str, tuple[type, bool]] = {
+    "flow": (str, True),
+    "text": (str, True),
+    "model": (str, False),
+    "instruction": (str, False),
+    "options": (dict, False),
+    "timeout": (float, False),
+    "uri": (str, False),
+}
+
 #: states that end a flow without a result: announced by ``flow/failed``
 _FAILURES = {"failed", "cancelled", "timed_out", "expired"}
 
@@ -56,6 +67,9 @@ def command_error(exc: CommandError) -> RpcError:
     field_name = _FIELDS.get(exc.kind)
     if code == INVALID_PARAMS and field_name:
         return invalid_params(field_name, str(exc))
+    name, colon, problem = str(exc).partition(": ")
+    if code == INVALID_PARAMS and colon and name in _START_PARAMS:  # "instruction: ..."
+        return invalid_params(f"params.{name}", problem)
     if code == INVALID_PARAMS:
         return RpcError(code, f"invalid params: {exc}")
     return RpcError(code, str(exc))
@@ -94,18 +108,7 @@ class Session:
         return self.server_info()
 
     def start(self, params: Params) -> dict[str, Any]:
-        check(
-            params,
-            {
-                "flow": (str, True),
-                "text": (str, True),
-                "model": (str, False),
-                "instruction": (str, False),
-                "options": (dict, False),
-                "timeout": (float, False),
-                "uri": (str, False),
-            },
-        )
+        check(params, _START_PARAMS)
         timeout = params.get("timeout")
         if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
             raise invalid_params("params.timeout", "must be a positive number of seconds")

@@ -158,7 +158,7 @@ def test_errors_name_the_problem(serve: Serve) -> None:
     assert "correct" in no_flow["message"]
     no_instruction = client.error("flow/start", {"flow": "rewrite", "text": "x"})
     assert no_instruction["code"] == -32602
-    assert "instruction" in no_instruction["message"]
+    assert no_instruction["message"].startswith("invalid params: params.instruction: ")
     speller = client.error(
         "flow/start", {"flow": "rewrite", "text": "x", "instruction": "formal", "model": "spell"}
     )
@@ -168,6 +168,7 @@ def test_errors_name_the_problem(serve: Serve) -> None:
         "flow/start", {"flow": "correct", "text": "x", "options": {"temprature": 1}}
     )
     assert bad_option["code"] == -32602
+    assert bad_option["message"].startswith("invalid params: params.options: ")
     assert "temprature" in bad_option["message"]
     bad_timeout = client.error("flow/start", {"flow": "correct", "text": "x", "timeout": -1})
     assert "params.timeout" in bad_timeout["message"]
