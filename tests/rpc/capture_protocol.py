@@ -22,8 +22,11 @@ default_model = "scripted"
 [models.scripted]
 backend = "scripted"
 replace = {{ teh = "the", recieve = "receive" }}
-rules = [{{ when = "HANG", hang = true }}]
+max_concurrency = 1
+rules = [{{ when = "HANG", hang = true }}, {{ when = "FLAKY", transient_failures = 1 }}]
 """
+#: how long a ready result waits for flow/merge in the capture (the expiry example waits it out)
+TTL = "3"
 
 
 class Wire:
@@ -31,12 +34,22 @@ class Wire:
         assert process.stdin is not None and process.stdout is not None
         self.stdin, self.stdout = process.stdin, process.stdout
 
-    def send(self, message: dict[str, Any] | bytes) -> None:
-        body = message if isinstance(message, bytes) else json.dumps(message).encode()
-        data = b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    def send(self, *messages: dict[str, Any] | bytes) -> None:
+        """Send ``messages`` in one write (one line); bytes are a body sent as is."""
+        data = b""
+        for message in messages:
+            body = message if isinstance(message, bytes) else json.dumps(message).encode()
+            data += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        self.send_raw(data)
+
+    def send_raw(self, data: bytes) -> None:
         print("--> " + show(data))
         self.stdin.write(data)
         self.stdin.flush()
+
+    def answers(self, count: int) -> None:
+        for _ in range(count):
+            self.receive()
 
     def receive(self) -> dict[str, Any]:
         header = b""
@@ -55,7 +68,7 @@ class Wire:
 
 
 def show(data: bytes) -> str:
-    text = data.decode("utf-8").replace("\r\n", "\\r\\n")
+    text = data.decode("utf-8", "backslashreplace").replace("\r\n", "\\r\\n")
     return text if len(text) < 1000 else f"{text[:120]}... ({len(data)} bytes in all)"
 
 
@@ -70,92 +83,147 @@ def request(msg_id: int, method: str, params: dict[str, Any] | None = None) -> d
     return message
 
 
+def notification_about(method: str, **params: Any) -> Any:
+    """A predicate: the notification ``method`` whose params include ``params``."""
+    return lambda m: m.get("method") == method and params.items() <= m["params"].items()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
         config.write_text(CONFIG, encoding="utf-8")
         env = dict(os.environ, LLM_FLOWS_CONFIG=str(config), XDG_CONFIG_HOME=tmp)
         process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "llm-flows"), "serve", "--max-message-bytes", "4096"],
+            [
+                str(ROOT / ".venv" / "bin" / "llm-flows"),
+                "serve",
+                "--max-message-bytes",
+                "4096",
+                "--ttl",
+                TTL,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        wire = Wire(process)
-        print("#### initialize\n\n```")
-        wire.send(request(1, "initialize", {"client": {"name": "demo", "version": "0.1"}}))
-        wire.receive()
-        section("flow/start, its notifications, and flow/merge after the user typed")
-        wire.send(
-            request(
-                2,
-                "flow/start",
-                {
-                    "flow": "correct",
-                    "text": "I recieve teh mail.",
-                    "uri": "file:///home/me/notes.md",
-                },
-            )
-        )
-        wire.until(lambda m: m.get("method") == "flow/ready")
-        wire.send(request(3, "flow/merge", {"id": "1", "current": "Today I recieve teh mail!"}))
-        wire.receive()
-        section("flow/list")
-        wire.send(request(4, "flow/list"))
-        wire.receive()
-        section("a flow whose model hangs: timeout, dead letter, late flow/merge")
-        wire.send(request(5, "flow/start", {"flow": "correct", "text": "HANG", "timeout": 0.5}))
-        wire.until(lambda m: m.get("method") == "flow/failed")
-        wire.send(request(6, "flow/deadLetters", {}))
-        wire.receive()
-        wire.send(request(7, "flow/merge", {"id": "2", "current": "HANG"}))
-        wire.receive()
-        section("flow/cancel while running")
-        wire.send(request(8, "flow/start", {"flow": "correct", "text": "HANG again"}))
-        wire.until(lambda m: m.get("params", {}).get("state") == "running")
-        wire.send(request(9, "flow/cancel", {"id": "3"}))
-        wire.until(lambda m: m.get("method") == "flow/failed")
-        section("flow/merge where the user changed the same word (a conflict), and a drop")
-        wire.send(request(10, "flow/start", {"flow": "correct", "text": "Send teh file."}))
-        wire.until(lambda m: m.get("method") == "flow/ready")
-        wire.send(request(11, "flow/merge", {"id": "4", "current": "Send ten file."}))
-        wire.receive()
-        wire.send(request(12, "flow/start", {"flow": "correct", "text": "Send teh file."}))
-        wire.until(lambda m: m.get("method") == "flow/ready")
-        wire.send(request(13, "flow/merge", {"id": "5", "current": "Something else now."}))
-        wire.receive()
-        section("$/cancelRequest read together with its request")
-        both = request(14, "flow/list")
-        cancel = {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 14}}
-        data = b""
-        for message in (both, cancel):
-            body = json.dumps(message).encode()
-            data += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-        print("--> " + show(data))
-        wire.stdin.write(data)
-        wire.stdin.flush()
-        wire.receive()
-        section("errors")
-        wire.send(request(15, "flow/start", {"flow": "rewrite", "text": "hi"}))
-        wire.receive()
-        wire.send(request(16, "flow/start", {"flow": "correct", "text": 42}))
-        wire.receive()
-        wire.send(request(17, "flow/teleport", {}))
-        wire.receive()
-        wire.send(b'{"jsonrpc": "2.0", "id": 14, "method": ')
-        wire.receive()
-        wire.send(
-            json.dumps(request(19, "flow/start", {"flow": "correct", "text": "x" * 5000})).encode()
-        )
-        wire.receive()
-        section("shutdown and exit")
-        wire.send(request(20, "shutdown"))
-        wire.receive()
-        wire.send({"jsonrpc": "2.0", "method": "exit"})
+        exchange(Wire(process))
         print("```")
         sys.stdout.flush()
         process.wait(timeout=30)
+
+
+def exchange(wire: Wire) -> None:
+    """Every method and notification, then every kind of bad input (ids count up from 1)."""
+    print("#### initialize\n\n```")
+    wire.send(request(1, "initialize", {"client": {"name": "demo", "version": "0.1"}}))
+    wire.receive()
+    section("flow/start, its notifications, and flow/merge after the user typed")
+    params = {"flow": "correct", "text": "I recieve teh mail.", "uri": "file:///home/me/notes.md"}
+    wire.send(request(2, "flow/start", params))
+    wire.until(notification_about("flow/ready"))
+    wire.send(request(3, "flow/merge", {"id": "1", "current": "Today I recieve teh mail!"}))
+    wire.receive()
+    section("flow/list")
+    wire.send(request(4, "flow/list"))
+    wire.receive()
+    section("a flow whose model hangs: timeout, dead letter, late flow/merge")
+    wire.send(request(5, "flow/start", {"flow": "correct", "text": "HANG", "timeout": 0.5}))
+    wire.until(notification_about("flow/failed"))
+    wire.send(request(6, "flow/deadLetters", {}))
+    wire.receive()
+    wire.send(request(7, "flow/merge", {"id": "2", "current": "HANG"}))
+    wire.receive()
+    section("flow/cancel while running, while queued, and after the end")
+    wire.send(request(8, "flow/start", {"flow": "correct", "text": "HANG again"}))
+    wire.until(notification_about("flow/progress", state="running"))
+    wire.send(request(9, "flow/start", {"flow": "correct", "text": "Waits its turn."}))
+    wire.until(notification_about("flow/progress", id="4", state="queued"))
+    wire.send(request(10, "flow/cancel", {"id": "4"}))
+    wire.until(notification_about("flow/failed", id="4"))
+    wire.send(request(11, "flow/cancel", {"id": "3"}))
+    wire.until(notification_about("flow/failed", id="3"))
+    wire.send(request(12, "flow/cancel", {"id": "3"}))
+    wire.receive()
+    section("flow/merge where the user changed the same word (a conflict), and a drop")
+    wire.send(request(13, "flow/start", {"flow": "correct", "text": "Send teh file."}))
+    wire.until(notification_about("flow/ready"))
+    wire.send(request(14, "flow/merge", {"id": "5", "current": "Send ten file."}))
+    wire.receive()
+    wire.send(request(15, "flow/start", {"flow": "correct", "text": "Send teh file."}))
+    wire.until(notification_about("flow/ready"))
+    wire.send(request(16, "flow/merge", {"id": "6", "current": "Something else now."}))
+    wire.receive()
+    section("a transient model error, retried (flow/progress with a message)")
+    wire.send(request(17, "flow/start", {"flow": "correct", "text": "FLAKY teh"}))
+    wire.until(notification_about("flow/ready"))
+    wire.send(request(18, "flow/merge", {"id": "7", "current": "FLAKY teh"}))
+    wire.receive()
+    section(f"a result not merged within --ttl ({TTL} s here): expired, late flow/merge")
+    wire.send(request(19, "flow/start", {"flow": "correct", "text": "Left teh window."}))
+    wire.until(notification_about("flow/failed"))
+    wire.send(request(20, "flow/merge", {"id": "8", "current": "Left teh window."}))
+    wire.receive()
+    section("flow/merge too early (before flow/ready), and twice")
+    start = request(21, "flow/start", {"flow": "correct", "text": "teh"})
+    wire.send(start, request(22, "flow/merge", {"id": "9", "current": "teh"}))
+    wire.answers(2)
+    wire.until(notification_about("flow/ready"))
+    wire.send(request(23, "flow/merge", {"id": "9", "current": "teh"}))
+    wire.receive()
+    wire.send(request(24, "flow/merge", {"id": "9", "current": "teh"}))
+    wire.receive()
+    section("$/cancelRequest read together with its request")
+    cancel = {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 25}}
+    wire.send(request(25, "flow/list"), cancel)
+    wire.receive()
+    section("errors in a request")
+    wire.send(request(26, "flow/start", {"flow": "rewrite", "text": "hi"}))
+    wire.receive()
+    wire.send(request(27, "flow/start", {"flow": "correct", "text": 42}))
+    wire.receive()
+    wire.send(request(28, "flow/start", {"flow": "correct", "text": "hi", "colour": "red"}))
+    wire.receive()
+    wire.send(request(29, "flow/start", {"flow": "summarise", "text": "hi"}))
+    wire.receive()
+    wire.send(request(30, "flow/merge", {"id": "77", "current": "hi"}))
+    wire.receive()
+    wire.send(request(31, "flow/teleport", {}))
+    wire.receive()
+    wire.send(
+        b'{"jsonrpc":"2.0","id":32,"method":"flow/start","params":{"flow":"correct","text":"caf\xe9"}}'
+    )
+    wire.receive()
+    wire.send(b'{"id": 33, "method": "flow/list"}')
+    wire.receive()
+    section("errors in the framing or the JSON (answered with id null; the next frame is served)")
+    wire.send(b'{"jsonrpc": "2.0", "id": 34, "method": ')
+    wire.receive()
+    wire.send(b"[1, 2]")
+    wire.receive()
+    wire.send(b'"hello"')
+    wire.receive()
+    listing = json.dumps(request(35, "flow/cancel", {"id": "1"})).encode()
+    wire.send_raw(
+        b"Content-Lenght: 2\r\n\r\n{}" + b"Content-Length: %d\r\n\r\n%s" % (len(listing), listing)
+    )
+    wire.answers(2)
+    wire.send_raw(
+        b"Content-Length: 90\r\n\r\n"
+        + listing.replace(b"35", b"36")
+        + b"Content-Length: %d\r\n\r\n%s" % (len(listing), listing.replace(b"35", b"37"))
+    )
+    wire.answers(2)
+    wire.send(
+        json.dumps(request(38, "flow/start", {"flow": "correct", "text": "x" * 5000})).encode()
+    )
+    wire.receive()
+    section("shutdown and exit")
+    wire.send(request(39, "shutdown"))
+    wire.receive()
+    wire.send(request(40, "flow/start", {"flow": "correct", "text": "one more"}))
+    wire.receive()
+    wire.send({"jsonrpc": "2.0", "method": "exit"})
 
 
 if __name__ == "__main__":
