@@ -141,6 +141,13 @@ def test_cancel_the_flow_under_the_cursor_then_all(editor: Callable[..., Any]) -
     assert ed.cursor() == (2, 1)
 
 
+# The states of the flows the daemon knows, as its flow/list answers.
+DAEMON_STATES = (
+    "local e, r = require('llm_flows')._session().rpc:request_sync('flow/list', nil, 5000)"
+    " return vim.tbl_map(function(f) return f.state end, r.flows)"
+)
+
+
 def test_a_flow_cancelled_before_the_daemon_answered_is_cancelled_there(
     editor: Callable[..., Any],
 ) -> None:
@@ -148,11 +155,7 @@ def test_a_flow_cancelled_before_the_daemon_answered_is_cancelled_there(
     ed.set_text("HANG on")
     ed.nvim.command("LlmCorrect | LlmCancel")
     assert ed.pending() == []
-    daemon_states = (
-        "local e, r = require('llm_flows')._session().rpc:request_sync('flow/list', nil, 5000)"
-        " return vim.tbl_map(function(f) return f.state end, r.flows)"
-    )
-    ed.wait(lambda: ed.lua(daemon_states) == ["cancelled"], "the daemon to cancel the flow")
+    ed.wait(lambda: ed.lua(DAEMON_STATES) == ["cancelled"], "the daemon to cancel the flow")
 
 
 def test_two_flows_in_two_buffers(editor: Callable[..., Any]) -> None:
@@ -196,8 +199,10 @@ def test_wiping_the_buffer_cancels_its_flows(editor: Callable[..., Any]) -> None
     ed.nvim.command("enew")
     ed.set_text("HANG on")
     ed.nvim.command("LlmCorrect")
+    ed.wait(lambda: ed.pending()[0].get("id"), "the daemon to take the flow")
     ed.nvim.command("bwipeout!")
     assert ed.pending() == []
+    ed.wait(lambda: ed.lua(DAEMON_STATES) == ["cancelled"], "the daemon to cancel the flow")
 
 
 def test_a_killed_daemon_loses_its_flows_and_restarts(editor: Callable[..., Any]) -> None:
