@@ -129,7 +129,7 @@ def test_the_default_looks_show_in_every_colour_mode(
     and after a colorscheme reset all highlights (`:hi clear`)."""
     ed = editor()
     ed.nvim.command(f"set {colours} background={background}")
-    for moment in ("at startup", "after :colorscheme"):
+    for moment in ("at startup", "after :colorscheme", "after another :colorscheme"):
         looks = ed.lua(RESOLVED_LOOKS)
         for name, attributes in looks.items():
             assert SHOWS & set(attributes), f"{name} {moment}: {attributes}"

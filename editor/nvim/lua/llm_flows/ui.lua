@@ -1,6 +1,14 @@
 -- What the user sees: highlight groups, messages, the status listing.
 local M = {}
 
+local function define_looks()
+  vim.cmd([[
+    highlight default LlmFlowsPending cterm=underline gui=underline
+    highlight default link LlmFlowsConflict DiffText
+    highlight default link LlmFlowsProposal DiffAdd
+  ]])
+end
+
 --- Default looks, each visible in a 256-colour terminal and in truecolor with
 --- Neovim's default colorschemes (0.7's and 0.10+'s, dark and light). The pending
 --- region is underlined rather than linked to CursorLine, which has no cterm
@@ -8,14 +16,12 @@ local M = {}
 --- the text's own colours. `default`: a colorscheme's or the user's look wins.
 --- Defined again after every colorscheme, whose `:hi clear` drops the underline.
 function M.define_highlights()
-  vim.cmd([[
-    highlight default LlmFlowsPending cterm=underline gui=underline
-    highlight default link LlmFlowsConflict DiffText
-    highlight default link LlmFlowsProposal DiffAdd
-  ]])
+  define_looks()
   vim.api.nvim_create_autocmd("ColorScheme", {
     group = vim.api.nvim_create_augroup("llm_flows_highlights", { clear = true }),
-    callback = M.define_highlights,
+    callback = function()
+      define_looks()
+    end,
   })
 end
 
