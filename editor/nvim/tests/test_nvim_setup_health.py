@@ -151,3 +151,26 @@ def test_a_users_look_wins_over_the_default(editor: Callable[..., Any]) -> None:
     assert ed.lua("return vim.api.nvim_get_hl_by_name('LlmFlowsPending', false)") == {
         "background": 52
     }
+
+
+def test_a_long_message_is_cut_to_the_message_line_so_no_prompt_stops_the_user(
+    editor: Callable[..., Any],
+) -> None:
+    """Neovim's own vim.notify shows it cut; :LlmStatus keeps it whole; a notifier gets it whole."""
+    ed = editor(scripted={"replace": {"teh": "the"}})
+    ed.nvim.command("file a-rather-long-file-name-for-a-narrow-window.txt")
+    ed.set_text("teh one")
+    ed.nvim.command("set columns=60")
+    ed.lua("vim.notify = _G.llm_builtin_notify")
+    ed.nvim.command("LlmCorrect")
+    ed.wait_text("the one")
+    ed.wait_idle()
+    whole = "correct (a-rather-long-file-name-for-a-narrow-window.txt): 1 change(s) applied"
+    shown = ed.nvim.call("execute", "messages").strip().splitlines()[-1]
+    room = ed.nvim.eval("v:echospace")
+    assert shown.endswith("…") and ed.nvim.call("strdisplaywidth", shown) == room, (shown, room)
+    assert ("llm-flows: " + whole).startswith(shown[:-1])
+    assert whole in ed.nvim.call("execute", "LlmStatus")
+    ed.lua("vim.notify = function(msg) table.insert(_G.llm_notes, {msg = msg}) end")
+    ed.lua("require('llm_flows.ui').notify(...)", "x" * 200 + "\nsecond line")
+    assert ed.notes()[-1] == "llm-flows: " + "x" * 200 + " second line"

@@ -25,8 +25,29 @@ function M.define_highlights()
   })
 end
 
+--- `message` cut to what the message line shows without a hit-enter prompt.
+local function fit(message)
+  local room = vim.v.echospace
+  if vim.fn.strdisplaywidth(message) <= room then
+    return message
+  end
+  local cut = vim.fn.strcharpart(message, 0, room - 1)
+  while vim.fn.strdisplaywidth(cut) > room - 1 do
+    cut = vim.fn.strcharpart(cut, 0, vim.fn.strchars(cut) - 1)
+  end
+  return cut .. "…"
+end
+
+--- Tell the user. These messages come while they type: with Neovim's own
+--- `vim.notify` a line wider than the message area would stop them with a
+--- hit-enter prompt, so it is cut to fit (:LlmStatus keeps how flows ended in
+--- full). A notifier plugin that replaced `vim.notify` gets the whole text.
 function M.notify(message, level)
-  vim.notify("llm-flows: " .. message, level or vim.log.levels.INFO)
+  message = "llm-flows: " .. message:gsub("\n", " ")
+  if debug.getinfo(vim.notify, "S").source == "@vim/_editor.lua" then
+    message = fit(message)
+  end
+  vim.notify(message, level or vim.log.levels.INFO)
 end
 
 function M.warn(message)
