@@ -47,9 +47,9 @@ class Wire:
         self.stdin.write(data)
         self.stdin.flush()
 
-    def ask(self, message: dict[str, Any] | bytes) -> None:
-        """Send one message and show the frame that answers it."""
-        self.send(message)
+    def ask(self, *messages: dict[str, Any] | bytes) -> None:
+        """Send ``messages`` in one write and show the one frame that answers them."""
+        self.send(*messages)
         self.receive()
 
     def answers(self, count: int) -> None:
