@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -126,3 +127,30 @@ def test_models_list_still_lists_when_the_default_is_unknown(
     assert result.stderr == (
         f"Error: {path}:2: default_model: unknown model 'qwen' (available: spell)\n"
     )
+
+
+def test_ctrl_c_stops_prompt_and_logs_the_response_as_cancelled(
+    write_config: Callable[..., Path],
+) -> None:
+    write_config(scripted={"rules": [{"when": "", "hang_after": True}]})
+    assert cli("logs", "on").returncode == 0
+    # a shell's background job ignores SIGINT and a child inherits that: undo it
+    undo = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    main = undo + "runpy.run_module('llm_flows', run_name='__main__')"
+    child = subprocess.Popen(
+        [sys.executable, "-c", main, "prompt", "-m", "scripted", "half an answer"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    assert child.stdout is not None
+    seen = b""
+    while seen != b"half an answer":  # streamed and flushed before the model stalls
+        chunk = child.stdout.read1(100)
+        assert chunk, child.communicate(timeout=60)[1]
+        seen += chunk
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    rows = [json.loads(line) for line in cli("logs", "list", "--json").stdout.splitlines()]
+    assert [(r["finish_reason"], r["response"]) for r in rows] == [("cancelled", "half an answer")]

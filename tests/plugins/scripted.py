@@ -16,6 +16,7 @@ Name this file under ``plugins`` in a config file and declare models with
     strip = true                                 # drop the answer's outer whitespace
     rules = [                                    # first rule whose `when` occurs in the input wins
       { when = "HANG", hang = true },            # never answers (until cancelled)
+      { when = "STALL", hang_after = true },     # streams its answer, then never ends
       { when = "LATE", hang = true, late = true },  # ignores cancellation: answers anyway
       { when = "FAIL", fail = "scripted failure" },
       { when = "FLAKY", transient_failures = 2 },  # fails transiently twice, then answers
@@ -106,6 +107,8 @@ class ScriptedModel(Model):
         for start in range(0, len(answer), step):
             yield answer[start : start + step]
             await asyncio.sleep(0)
+        if rule.get("hang_after"):
+            await asyncio.Event().wait()
 
     def describe(self) -> str:
         return f"scripted test model (delay {self.delay}s)"
