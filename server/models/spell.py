@@ -34,6 +34,8 @@ _COMMON_SHARE = 2e-6
 #: words known besides pyspellchecker's: our technical words, and the words of
 #: symspellpy's English frequency list (MIT) that pyspellchecker lacks (app, lookup)
 _WORD_LISTS = ("spell_words.txt", "spell_more_words.txt")
+#: well-known misspellings no slip model finds (fourty, publically, dont): "wrong right"
+_MISSPELLINGS = "spell_misspellings.txt"
 #: a whitespace-separated chunk: leading punctuation, a core, trailing punctuation
 _CHUNK = re.compile(
     r"""(?P<lead>[("'“‘\[{*_]*)(?P<core>[^\s]*?)(?P<trail>[)"'”’\]},.;:!?*_]*)(?=\s|$)"""
@@ -94,6 +96,7 @@ class SpellModel(Model):
         self._loaded = False
         self._lock = threading.Lock()
         self._memo: dict[str, str | None] = {}
+        self._misspelt: dict[str, str] = {}
 
     async def execute(self, prompt: Prompt, response: Response) -> AsyncGenerator[str, None]:
         yield await asyncio.to_thread(self.correct, prompt.subject)
@@ -116,8 +119,13 @@ class SpellModel(Model):
             for part in compound
         }
         # a word spelt the same way three times is meant (polkit, kinit): typos vary
+        # (but a well-known misspelling is a habit: it repeats)
         seen = Counter(word.lower() for _, word, _ in found)
-        names.update(word for word, count in seen.items() if count >= _MEANT_AFTER)
+        names.update(
+            word
+            for word, count in seen.items()
+            if count >= _MEANT_AFTER and word not in self._misspelt
+        )
         for start, word, _ in found:
             if word.lower() in names:
                 continue
@@ -138,6 +146,7 @@ class SpellModel(Model):
                 frequency = SpellChecker(language="en").word_frequency
                 folder = resources.files(__package__)
                 allowed = " ".join(folder.joinpath(name).read_text() for name in _WORD_LISTS)
+                table = folder.joinpath(_MISSPELLINGS).read_text().splitlines()
             except (ImportError, OSError, ValueError) as exc:
                 raise ModelError(f"spell: cannot load the English dictionary: {exc}") from exc
             self._counts = dict(frequency.dictionary)
@@ -147,7 +156,14 @@ class SpellModel(Model):
                 if count >= self._common_count and word.isalpha():
                     self._common_words.setdefault((word[0], len(word)), []).append(word)
             self._allowed = frozenset(allowed.split())
+            rows = (line.partition(" ") for line in table if line and not line.startswith("#"))
+            self._misspelt = {wrong: right for wrong, _, right in rows}
             self._loaded = True
+
+    def misspellings(self) -> dict[str, str]:
+        """The table of well-known misspellings (misspelling -> correction)."""
+        self._load()
+        return dict(self._misspelt)
 
     def _fix(self, word: str) -> str | None:
         """The correction of ``word`` keeping its case, or None to leave it."""
@@ -157,7 +173,9 @@ class SpellModel(Model):
         fixed = self._memo[lower]
         if fixed is None or not word[0].isupper():
             return fixed
-        return fixed.capitalize() if self._common(fixed) else None
+        if lower in self._misspelt or self._common(fixed):
+            return fixed[0].upper() + fixed[1:]
+        return None
 
     def _common(self, word: str) -> bool:
         return self._counts.get(word, 0) >= self._common_count
@@ -171,6 +189,8 @@ class SpellModel(Model):
         return word in self._counts or word in self.words or word in self._allowed
 
     def _suggest(self, word: str) -> str | None:
+        if word in self._misspelt and not self._known(word):
+            return self._misspelt[word]
         if (
             len(word) < 3
             or not word.isalpha()  # contractions and possessives: left alone

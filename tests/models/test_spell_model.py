@@ -112,3 +112,36 @@ def test_a_word_spelt_the_same_way_three_times_is_meant(speller: SpellModel) -> 
 def test_one_word_in_quotes_is_a_name(speller: SpellModel) -> None:
     text = 'It aims to be a "ccache" for patches, like \u201cccache\u201d. We recieve "teh news".\n'
     assert speller.correct(text) == text.replace("recieve", "receive").replace("teh", "the")
+
+
+MISSPELT = (
+    "There were fourty of them. The report was publically available untill it occured to\n"
+    "us that we dont need seperate copies, wich I beleive is fine. Alot of people said\n"
+    "they didnt notice; it was noticable, though, and the writting was wierd.\n"
+)
+MISSPELT_FIXED = (
+    "There were forty of them. The report was publicly available until it occurred to\n"
+    "us that we don't need separate copies, which I believe is fine. A lot of people said\n"
+    "they didn't notice; it was noticeable, though, and the writing was weird.\n"
+)
+
+
+def test_well_known_misspellings_that_are_not_keyboard_slips(speller: SpellModel) -> None:
+    assert speller.correct(MISSPELT) == MISSPELT_FIXED
+
+
+def test_well_known_misspellings_keep_the_precision_rules(speller: SpellModel) -> None:
+    text = (
+        "Pass --dont-ask or set dont_ask=1 (see `fourty`); Dr Fourty and Wich Ltd agree.\n"
+        "The FOURTY flag and https://example.com/publically stay as they are.\n"
+    )
+    assert speller.correct(text) == text
+    assert SpellModel("spell", words=["dont"]).correct("we dont") == "we dont"
+
+
+def test_every_entry_of_the_misspelling_table_is_used(speller: SpellModel) -> None:
+    """An entry the dictionary knows as a word is never used: it would be dead weight."""
+    table = speller.misspellings()
+    assert len(table) > 150
+    unused = {wrong: right for wrong, right in table.items() if speller.correct(wrong) != right}
+    assert unused == {}
