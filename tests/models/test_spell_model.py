@@ -145,3 +145,10 @@ def test_every_entry_of_the_misspelling_table_is_used(speller: SpellModel) -> No
     assert len(table) > 150
     unused = {wrong: right for wrong, right in table.items() if speller.correct(wrong) != right}
     assert unused == {}
+
+
+def test_a_well_known_misspelling_is_fixed_however_often_it_repeats(speller: SpellModel) -> None:
+    text = "teh cat, teh dog and teh bird recieves what it recieves; it recieves more."
+    assert speller.correct(text) == (
+        "the cat, the dog and the bird receives what it receives; it receives more."
+    )
