@@ -43,10 +43,19 @@ def _warn_if_overridden(wanted: bool) -> None:
         click.echo(f"note: the config file says log = {state}, which wins", err=True)
 
 
+def _set(enabled: bool) -> None:
+    try:
+        set_logging(enabled)
+    except OSError as exc:
+        where = exc.filename or log_path().parent
+        word = "on" if enabled else "off"
+        raise click.ClickException(f"cannot turn logging {word}: {where}: {exc.strerror}") from None
+
+
 @logs.command("on")
 def on() -> None:
     """Log every response from now on."""
-    set_logging(True)
+    _set(True)
     _warn_if_overridden(True)
     click.echo(f"logging on: {log_path()}")
 
@@ -54,7 +63,7 @@ def on() -> None:
 @logs.command("off")
 def off() -> None:
     """Stop logging (the rows already logged stay)."""
-    set_logging(False)
+    _set(False)
     _warn_if_overridden(False)
     click.echo("logging off")
 

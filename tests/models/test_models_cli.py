@@ -154,3 +154,16 @@ def test_ctrl_c_stops_prompt_and_logs_the_response_as_cancelled(
     assert child.returncode == 130, stderr
     rows = [json.loads(line) for line in cli("logs", "list", "--json").stdout.splitlines()]
     assert [(r["finish_reason"], r["response"]) for r in rows] == [("cancelled", "half an answer")]
+
+
+def test_logs_on_in_a_folder_that_cannot_exist_says_where_and_why(
+    isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker / "data"))
+    result = cli("logs", "on")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: cannot turn logging on: {blocker / 'data' / 'llm-flows'}: Not a directory\n"
+    )
