@@ -392,6 +392,8 @@ class CommandTable:
         if isinstance(error, ModelError) and error.transient and call.attempts <= self._retries:
             delay = min(self._backoff_max, self._backoff * 2 ** (call.attempts - 1))
             delay *= 0.5 + 0.5 * self._rng.random()
+            # never sooner than the server asked (a 429's Retry-After): earlier is refused again
+            delay = max(delay, error.retry_after or 0.0)
             call.state = "retry"
             self._push_timer(self._clock.now() + delay, "retry", call)
             self._emit(rec, f"{error}; retry {call.attempts} of {self._retries} in {delay:.1f} s")

@@ -164,6 +164,26 @@ def test_transient_errors_retry_with_backoff_then_succeed(make_table: Make) -> N
     run(body())
 
 
+def test_a_retry_waits_as_long_as_the_server_asked(make_table: Make) -> None:
+    s = make_table(
+        scripted={"rules": [{"when": "BUSY", "transient_failures": 1, "retry_after": 30}]}
+    )
+
+    async def body() -> None:
+        fid = s.table.submit("correct", "BUSY text", timeout=120)
+        await settle()
+        assert s.model().calls == 1
+        s.clock.advance(29)  # our own backoff (0.25 to 0.5 s) is long over
+        await settle()
+        assert s.model().calls == 1
+        s.clock.advance(1)
+        assert await s.table.wait(fid) == "ready"
+        assert s.model().calls == 2
+        await s.table.aclose(grace=0)
+
+    run(body())
+
+
 def test_retries_stop_after_the_limit_and_the_flow_fails(make_table: Make) -> None:
     s = make_table(scripted={"rules": [{"when": "FLAKY", "transient_failures": 99}]}, retries=2)
 

@@ -20,6 +20,7 @@ Name this file under ``plugins`` in a config file and declare models with
       { when = "LATE", hang = true, late = true },  # ignores cancellation: answers anyway
       { when = "FAIL", fail = "scripted failure" },
       { when = "FLAKY", transient_failures = 2 },  # fails transiently twice, then answers
+      { when = "BUSY", transient_failures = 1, retry_after = 30 },  # a 429 saying when
       { when = "REWRITE", reply = "Something else entirely." },
       { when = "SLOW", delay = 5 },
     ]
@@ -100,7 +101,12 @@ class ScriptedModel(Model):
             seen = self._failures.get(key, 0)
             if seen < int(rule["transient_failures"]):
                 self._failures[key] = seen + 1
-                raise ModelError("scripted transient failure", transient=True)
+                retry_after = rule.get("retry_after")
+                raise ModelError(
+                    "scripted transient failure",
+                    transient=True,
+                    retry_after=None if retry_after is None else float(retry_after),
+                )
         answer = str(rule["reply"]) if "reply" in rule else self.answer(text)
         answer = self.wrap.replace("{answer}", answer.strip() if self.strip else answer)
         step = max(1, len(answer) // 3)
