@@ -4,8 +4,9 @@ Precision first: a wrong "correction" of a name or an identifier costs the user
 more than a missed typo, so a word is only changed when it is plain lowercase
 prose (or capitalized at the start of a sentence), unknown to the dictionary,
 not in the user's word list, and one candidate is clearly the most likely
-(edit type weighted by word frequency). Everything else comes back byte for
-byte. The dictionary (pyspellchecker's English word counts, ~0.15 s to load)
+(edit type weighted by word frequency), or it is a well-known misspelling
+from our table (fourty, publically: not keyboard slips). Everything else comes
+back byte for byte. The dictionary (pyspellchecker's English word counts, ~0.15 s to load)
 is loaded once per model instance, on first use, in a worker thread.
 """
 
