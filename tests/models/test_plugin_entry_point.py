@@ -60,8 +60,6 @@ def installed(tmp_path: Path) -> Path:
         check=False,
         timeout=300,
     )
-    if done.returncode != 0 and "setuptools" in done.stderr:
-        pytest.skip(f"cannot build a package here: {done.stderr.strip()[-200:]}")
     assert done.returncode == 0, done.stderr
     assert (site / "llm_flows_shout-0.1.dist-info" / "entry_points.txt").exists()
     return site
