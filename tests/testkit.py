@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, overload
 
 import pytest
 
@@ -31,6 +34,47 @@ def need_executable(name: str) -> str:
     if path is None:
         missing(f"{name} is not installed (CI installs it; run `make test`)")
     return path
+
+
+@overload
+def run_cli(
+    *args: str,
+    stdin: bytes | None = None,
+    text: Literal[False] = False,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]: ...
+@overload
+def run_cli(
+    *args: str,
+    stdin: str | None = None,
+    text: Literal[True],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]: ...
+def run_cli(
+    *args: str,
+    stdin: str | bytes | None = None,
+    text: bool = False,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[Any]:
+    """``llm-flows ARGS`` as a user runs it: a real process, output captured (bytes,
+    or UTF-8 text with ``text=True``), the exit code left to the test. Its stdin is
+    ``stdin`` or empty, never the test runner's."""
+    if stdin is None:
+        stdin = "" if text else b""
+    return subprocess.run(
+        [sys.executable, "-m", "llm_flows", *args],
+        input=stdin,
+        capture_output=True,
+        text=text,
+        encoding="utf-8" if text else None,
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        timeout=120,
+        check=False,
+    )
 
 
 def toml_value(value: Any) -> str:

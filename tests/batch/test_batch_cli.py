@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from testkit import need_executable, toml_value
+from testkit import need_executable, run_cli, toml_value
 
 GATE_PLUGIN = Path(__file__).with_name("gate_plugin.py")
 
@@ -44,14 +44,7 @@ Next time I will remeber.
 def llm_flows(
     *args: str, stdin: bytes | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "llm_flows", "correct", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("correct", *args, stdin=stdin, cwd=cwd)
 
 
 @pytest.fixture

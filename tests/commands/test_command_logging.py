@@ -9,27 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from llm_flows.log import recent_responses, set_logging
+from testkit import run_cli
 
 Write = Callable[..., Path]
 
 
-def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "llm_flows", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return subprocess.CompletedProcess(
-        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
-    )
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, stdin=stdin, text=True)
 
 
 def listed(*flags: str) -> list[dict[str, Any]]:
@@ -63,7 +54,7 @@ def test_dead_letters_are_logged_and_listed(write_config: Write, tmp_path: Path)
         default_model="scripted",
     )
     assert cli("logs", "on").returncode == 0
-    done = cli("run", "correct", "-", stdin=b"FAIL here\n")
+    done = cli("run", "correct", "-", stdin="FAIL here\n")
     assert done.returncode == 1
     [letter] = listed("--dead-letters")
     assert (letter["flow"], letter["model"], letter["state"]) == ("correct", "scripted", "failed")
@@ -77,7 +68,7 @@ def test_dead_letters_are_logged_and_listed(write_config: Write, tmp_path: Path)
 
 def test_the_config_key_turns_logging_on_for_the_table(write_config: Write) -> None:
     write_config(scripted={}, default_model="scripted", log=True)
-    assert cli("run", "correct", "-", stdin=b"hello\n").returncode == 0
+    assert cli("run", "correct", "-", stdin="hello\n").returncode == 0
     assert [row["response"] for row in listed()] == ["hello\n"]
 
 

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from testkit import run_cli
 
 Write = Callable[..., Path]
 
 
-def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "llm_flows", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+cli = run_cli
 
 
 def test_run_prints_the_proposal_of_a_file(write_config: Write, tmp_path: Path) -> None:

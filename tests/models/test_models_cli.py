@@ -18,18 +18,11 @@ from llm_flows.config import Config
 from llm_flows.log import log_response
 from llm_flows.models import Prompt
 from llm_flows.models.spell import SpellModel
+from testkit import run_cli
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llm_flows", *args],
-        input=stdin,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
+    return run_cli(*args, stdin=stdin, text=True)
 
 
 @pytest.fixture

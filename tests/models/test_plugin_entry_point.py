@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from testkit import run_cli
 
 PYPROJECT = """\
 [build-system]
@@ -76,15 +77,7 @@ def test_an_installed_plugin_package_registers_its_models(
     }
 
     def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "llm_flows", *args],
-            input=stdin,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return run_cli(*args, stdin=stdin, text=True, env=env)
 
     listed = cli("models", "list")
     assert listed.returncode == 0, listed.stderr
