@@ -133,7 +133,7 @@ class Session:
     def merge(self, params: Params) -> dict[str, Any] | Future[dict[str, Any]]:
         """Claim on the loop (the table is not thread-safe); merge a large text on a thread.
 
-        A 20 KB merge takes ~12 ms: on the loop it would stall every other
+        A 20 KB merge takes ~14 ms: on the loop it would stall every other
         client that long; on a thread they wait at most a GIL switch (~5 ms).
         """
         check(params, {"id": (str, True), "current": (str, True)})
