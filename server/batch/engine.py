@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from ..commands import CommandError, CommandTable
+from ..commands import CommandError, CommandTable, Gone
 from ..config import Config
 from ..flows import Flow, FlowCatalog, FlowError, load_flows
 from ..merge import MergePolicy
@@ -74,11 +74,8 @@ class _TableCall:
             raise
         try:
             return self.table.claim(fid)
-        except CommandError as exc:
-            # "flow 7 failed: why" -> "why", "flow 7 timed out: why" -> "timed out: why":
-            # the id means nothing to someone correcting files
-            why = str(exc).removeprefix(f"flow {fid} ").removeprefix("failed: ")
-            raise CorrectionError(why) from exc
+        except Gone as exc:  # "scripted: no answer", "timed out: ...": no flow id to puzzle over
+            raise CorrectionError(exc.reason if exc.state == "failed" else exc.outcome) from exc
 
 
 def _resolve(catalog: FlowCatalog, registry: Registry, request: Request) -> tuple[Flow, str]:

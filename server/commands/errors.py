@@ -36,6 +36,19 @@ class NotReady(CommandError):
 
 
 class Gone(CommandError):
-    """The flow expired, was cancelled, timed out or failed; the message says which and why."""
+    """The flow expired, was cancelled, timed out, failed or was merged already.
+
+    The message names the flow, for a client juggling ids; ``outcome`` says the
+    same without the id, for someone who never saw one (a batch run's files).
+    """
 
     kind = "gone"
+
+    def __init__(self, fid: str, state: str, reason: str | None) -> None:
+        self.state = state
+        self.reason = reason or "no reason recorded"
+        if state == "merged":
+            self.outcome = "was already merged"
+        else:
+            self.outcome = f"{state.replace('_', ' ')}: {self.reason}"
+        super().__init__(f"flow {fid} {self.outcome}")

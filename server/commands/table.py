@@ -190,7 +190,7 @@ class CommandTable:
         if rec.state in PENDING:
             raise NotReady(f"flow {fid} is still {rec.state}; wait for it to be ready")
         if rec.state != "ready":
-            raise Gone(self._gone_message(fid, rec.state, rec.reason))
+            raise Gone(fid, rec.state, rec.reason)
         assert rec.proposal is not None
         self._transition(rec, "merged")
         self._retire(rec)
@@ -520,14 +520,8 @@ class CommandTable:
             return rec
         dead = self._dead.get(fid)
         if dead is not None:
-            raise Gone(self._gone_message(fid, dead["state"], dead["reason"]))
+            raise Gone(fid, dead["state"], dead["reason"])
         raise UnknownId(f"no flow with id {fid!r} (it never existed or was forgotten)")
-
-    @staticmethod
-    def _gone_message(fid: str, state: str, reason: str | None) -> str:
-        if state == "merged":
-            return f"flow {fid} was already merged"
-        return f"flow {fid} {state.replace('_', ' ')}: {reason or 'no reason recorded'}"
 
     def _release(self, call: Call) -> None:
         self._running[call.model.model_id] -= 1
